@@ -1,0 +1,56 @@
+/*
+ * cache.h
+ *		Per-backend authorization cache and privileged catalog access.
+ */
+#ifndef QILIN_RBAC_CACHE_H
+#define QILIN_RBAC_CACHE_H
+
+#include "fmgr.h"
+#include "utils/timestamp.h"
+
+#include "permparse.h"
+
+/*
+ * What a call site of a checker remembers between rows: the permission text
+ * it last saw and the bit mask it stands for, valid for one registry
+ * generation.  Lives in fn_extra.
+ */
+typedef struct RbacCallSite
+{
+	uint64		registry_gen;
+	int			len;
+	char		text[RBAC_PERM_MAXLEN + 1];
+	int			nwords;
+	uint64	   *mask;
+} RbacCallSite;
+
+/* Saved state of rbac_priv_enter, restored by rbac_priv_exit. */
+typedef struct RbacPrivState
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} RbacPrivState;
+
+typedef struct RbacCacheStats
+{
+	int64		hits;
+	int64		misses;
+	int64		rebuilds;
+	int64		invalidations;
+	int64		tenants;
+	int64		bytes;
+} RbacCacheStats;
+
+extern void rbac_cache_init(void);
+extern void rbac_priv_enter(RbacPrivState *state);
+extern void rbac_priv_exit(RbacPrivState *state);
+extern TimestampTz rbac_check_time(void);
+
+extern RbacCallSite *rbac_callsite(FunctionCallInfo fcinfo, Datum permission);
+extern bool rbac_check(int64 tenant_id, RbacCallSite *cs);
+extern bool rbac_current_principal_id(int64 *principal_id);
+extern void rbac_cache_stats(RbacCacheStats *stats);
+extern void rbac_invalidate_all(void);
+
+#endif
