@@ -50,7 +50,8 @@ typedef struct TenantEntry
 } TenantEntry;
 
 static void cache_relcache_callback(Datum arg, Oid relid);
-static void cache_rebuild(int64 principal_id, const char *env);
+static void cache_rebuild(bool has_principal, int64 principal_id,
+						  const char *env);
 static void load_registry(void);
 static void load_tenants(int64 principal_id, const char *env, TimestampTz at);
 static Oid	sentinel_relid(void);
@@ -68,14 +69,12 @@ static RegistryEntry *registry = NULL;
 static int	registry_len = 0;
 static int	registry_words = 0;
 static uint64 registry_gen = 0;
-static uint64 registry_inval = 0;	/* inval_count when loaded */
 static bool registry_loaded = false;
 
 /* Authorization map for one principal and environment. */
 static MemoryContext AuthContext = NULL;
 static HTAB *tenant_map = NULL;
 static bool auth_valid = false;
-static uint64 auth_inval = 0;	/* inval_count when built */
 static bool auth_has_principal = false;
 static int64 auth_principal = 0;
 static bool auth_has_env = false;
@@ -89,7 +88,6 @@ static TimestampTz seen_stmt = 0;
 
 /* Mapping of the current database role to a principal (pg_role). */
 static bool map_valid = false;
-static uint64 map_inval = 0;
 static Oid	map_userid = InvalidOid;
 static bool map_found = false;
 static int64 map_principal = 0;
@@ -341,12 +339,12 @@ load_tenants(int64 principal_id, const char *env, TimestampTz at)
 }
 
 /*
- * Rebuild registry (if stale) and the map for this principal.  Loops if an
- * invalidation arrived while we were reading, so a concurrent change is
- * never lost.
+ * Rebuild the registry (if stale) and the map for this principal (an empty
+ * map when there is none).  Loops if an invalidation arrived while we were
+ * reading, so a concurrent change is never lost.
  */
 static void
-cache_rebuild(int64 principal_id, const char *env)
+cache_rebuild(bool has_principal, int64 principal_id, const char *env)
 {
 	RbacPrivState priv;
 
@@ -354,7 +352,6 @@ cache_rebuild(int64 principal_id, const char *env)
 	for (;;)
 	{
 		uint64		start = inval_count;
-		bool		registry_was_loaded = registry_loaded;
 
 		cached_sentinel = sentinel_relid();
 		if (!OidIsValid(cached_sentinel))
@@ -367,30 +364,28 @@ cache_rebuild(int64 principal_id, const char *env)
 		tenant_map = NULL;
 		last_valid = false;
 		auth_valid = false;
+		auth_valid_until = DT_NOEND;
 
 		rbac_priv_enter(&priv);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (!registry_was_loaded)
+		if (!registry_loaded)
 			load_registry();
-		load_tenants(principal_id, env, rbac_check_time());
+		if (has_principal)
+			load_tenants(principal_id, env, rbac_check_time());
 		SPI_finish();
 		rbac_priv_exit(&priv);
 
 		registry_loaded = true;
-		registry_inval = start;
 		if (inval_count == start)
 			break;
-		registry_loaded = false;
 	}
 	auth_valid = true;
-	auth_inval = inval_count;
-	auth_has_principal = true;
+	auth_has_principal = has_principal;
 	auth_principal = principal_id;
 	auth_has_env = (env != NULL);
 	if (env)
 		strlcpy(auth_env, env, sizeof(auth_env));
-	stats.tenants = hash_get_num_entries(tenant_map);
 }
 
 /* The principal mapped to the current database role, if any. */
@@ -431,7 +426,6 @@ mapped_principal(int64 *principal_id)
 		rbac_priv_exit(&priv);
 		map_userid = userid;
 		map_valid = (inval_count == start);
-		map_inval = start;
 	}
 	*principal_id = map_principal;
 	return map_found;
@@ -465,22 +459,14 @@ cache_slow_path(void)
 	has_principal = rbac_current_principal_id(&principal_id);
 	env = rbac_session_environment();
 
-	if (!has_principal)
-	{
-		MemoryContextReset(AuthContext);
-		tenant_map = NULL;
-		last_valid = false;
-		auth_has_principal = false;
-		auth_valid = true;
-		auth_valid_until = DT_NOEND;
-		stats.tenants = 0;
-	}
-	else if (!auth_valid || !auth_has_principal ||
-			 auth_principal != principal_id ||
-			 auth_has_env != (env != NULL) ||
-			 (env != NULL && strcmp(env, auth_env) != 0) ||
-			 rbac_check_time() >= auth_valid_until)
-		cache_rebuild(principal_id, env);
+	if (!auth_valid || !registry_loaded ||
+		auth_has_principal != has_principal ||
+		(has_principal &&
+		 (auth_principal != principal_id ||
+		  auth_has_env != (env != NULL) ||
+		  (env != NULL && strcmp(env, auth_env) != 0) ||
+		  rbac_check_time() >= auth_valid_until)))
+		cache_rebuild(has_principal, principal_id, env);
 
 	seen_identity_gen = rbac_identity_generation;
 	seen_userid = GetUserId();
