@@ -460,6 +460,10 @@ BEGIN
     IF p_value = '' THEN
         RAISE EXCEPTION '% must not be empty', p_what USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF p_value ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION '% must not contain control characters', p_what
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF octet_length(p_value) > p_maxlen THEN
         RAISE EXCEPTION '% is too long', p_what
             USING ERRCODE = 'invalid_parameter_value',
@@ -536,8 +540,8 @@ BEGIN
             RAISE EXCEPTION 'template role "%" does not exist', rbac._shown(p_name)
                 USING ERRCODE = 'undefined_object';
         END IF;
-        RAISE EXCEPTION 'role "%" does not exist in tenant % nor as a template',
-            rbac._shown(p_name), p_tenant
+        RAISE EXCEPTION 'role "%" does not exist in tenant "%" nor as a template',
+            rbac._shown(p_name), (SELECT t.name FROM rbac.tenants t WHERE t.id = p_tenant)
             USING ERRCODE = 'undefined_object';
     END IF;
     RETURN v;
@@ -1055,7 +1059,7 @@ BEGIN
         WHERE principal_id = v_old;
     PERFORM rbac._audit('rotate_key', k.tenant_id, k.name,
                         jsonb_build_object('old_key_id', v_old, 'new_key_id', key_id,
-                                           'grace', grace::text));
+                                           'grace_seconds', extract(epoch FROM grace)));
 END
 $$;
 

@@ -9,6 +9,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -217,12 +218,13 @@ rbac_set_principal(PG_FUNCTION_ARGS)
 	if (SPI_processed != 1)
 	{
 		char	   *shown = text_to_cstring(name);
+		bool		cut = strlen(shown) > 64;
 
-		if (strlen(shown) > 200)
-			shown[200] = '\0';
+		if (cut)
+			shown[pg_mbcliplen(shown, strlen(shown), 64)] = '\0';
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("principal \"%s\" does not exist", shown)));
+				 errmsg("principal \"%s%s\" does not exist", shown, cut ? "..." : "")));
 	}
 	else
 	{

@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
 #include "permission.h"
@@ -41,7 +42,7 @@ rbac_permission_parse_or_error(const char *s, size_t len, RbacPermParts *out)
 	if (r != RBAC_PERM_OK)
 	{
 		/* quote at most a bounded prefix of hostile input */
-		int			shown = (int) Min(len, (size_t) 200);
+		int			shown = len > 64 ? pg_mbcliplen(s, (int) len, 64) : (int) len;
 
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
