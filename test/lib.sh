@@ -7,7 +7,8 @@
 
 set -euo pipefail
 
-PGBIN=/usr/lib/postgresql/15/bin
+# QILIN_RBAC_PGBIN points at another PostgreSQL 15 installation if wanted.
+PGBIN=${QILIN_RBAC_PGBIN:-/usr/lib/postgresql/15/bin}
 # Debian packages the build and the tests need.  Each beyond PostgreSQL
 # and libsodium is explained in README.md ("Dependencies").
 QILIN_RBAC_PACKAGES=${QILIN_RBAC_PACKAGES:-"postgresql-15 postgresql-server-dev-15 postgresql-contrib libsodium-dev make gcc"}
@@ -31,9 +32,9 @@ qr_install_packages() {
 
 qr_build() {
     qr_log "building and installing qilin_rbac"
-    make -s clean >/dev/null
-    make -s PG_CONFIG="$PGBIN/../bin/pg_config" PG_CFLAGS="${QILIN_RBAC_CFLAGS:--Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror}" >/dev/null
-    make -s install >/dev/null
+    make -s PG_CONFIG="$PGBIN/pg_config" clean >/dev/null
+    make -s PG_CONFIG="$PGBIN/pg_config" PG_CFLAGS="${QILIN_RBAC_CFLAGS:--Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror}" >/dev/null
+    make -s PG_CONFIG="$PGBIN/pg_config" install >/dev/null
 }
 
 # qr_start_cluster [extra postgres options]: sets QR_DIR, PGHOST, PGPORT,
