@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README's "Delegating to an agency" must run as written: its SQL blocks,
+# README's "Delegating to an agency" must run as written: its ```sql blocks,
 # concatenated, must be the text that test/sql/34_agency_walkthrough.sql
 # runs between its README markers (blank lines aside).  The regression
 # suite executes that text; this checks the README did not drift from it.
@@ -8,7 +8,8 @@ cd "$(dirname "$0")/../.."
 
 readme_sql() {
     awk '/^## /{in_section = ($0 == "## Delegating to an agency")}
-         in_section && /^```/{in_block = !in_block; next}
+         in_section && in_block && /^```$/{in_block = 0; next}
+         in_section && /^```sql$/{in_block = 1; next}
          in_section && in_block' README.md
 }
 test_sql() {
