@@ -139,6 +139,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     k rbac.api_keys;
+    v_denies boolean;
 BEGIN
     SELECT * INTO k FROM rbac.api_keys WHERE principal_id = p_principal;
     IF FOUND THEN
@@ -150,7 +151,14 @@ BEGIN
         p_tenant := k.tenant_id;
     END IF;
 
-    IF k.owner_id IS NULL THEN
+    -- the cache rebuilds through here: skip the deny pass while no role
+    -- denies anything
+    v_denies := EXISTS (SELECT 1 FROM rbac.role_denies);
+    IF k.owner_id IS NULL AND NOT v_denies THEN
+        RETURN QUERY
+            SELECT DISTINCT g.tenant_id, g.permission
+            FROM rbac._granted(p_principal, p_env, p_at, p_tenant) g;
+    ELSIF k.owner_id IS NULL THEN
         RETURN QUERY
             SELECT g.tenant_id, g.permission
             FROM rbac._granted(p_principal, p_env, p_at, p_tenant) g
