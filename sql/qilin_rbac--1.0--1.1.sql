@@ -427,14 +427,19 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Before a change: every principal it reaches must hold nothing the actor
--- lacks.  Returns what the after-check compares against.
+-- lacks.  Returns what the after-check compares against.  Self-service
+-- changes in one tenant are serialized, so two of them cannot each pass
+-- on a state the other is changing; VOLATILE so that the statements after
+-- the lock see what the previous holder committed.
 CREATE FUNCTION rbac._guard_before(p_actor bigint, p_tenant bigint, p_reach bigint[],
                                    p_extra_env text, OUT envs text[], OUT held text[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id bigint;
     m record;
 BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock(
+        pg_catalog.hashtextextended('qilin_rbac delegation', p_tenant));
     envs := rbac._envs(p_tenant, p_extra_env);
     held := rbac._rights(p_actor, p_tenant, envs);
     FOREACH v_id IN ARRAY coalesce(p_reach, '{}') LOOP
@@ -556,7 +561,7 @@ $$;
 -- key is refused like a foreign one.
 CREATE FUNCTION rbac._self_key(p_actor bigint, p_key bigint, p_permission text,
                                OUT envs text[], OUT held text[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_tenant bigint;
 BEGIN
@@ -658,7 +663,7 @@ $$;
 CREATE FUNCTION rbac._self_role(p_actor bigint, p_role text, p_tenant text, p_permission text,
                                 p_what text, OUT role rbac.roles, OUT envs text[],
                                 OUT held text[], OUT reach bigint[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_tenant IS NULL THEN
         PERFORM rbac._required(p_role, 'role');
