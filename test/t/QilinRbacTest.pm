@@ -10,7 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Exporter 'import';
 
-our @EXPORT = qw(fixture app_read);
+our @EXPORT = qw(fixture app_read table_digests);
 
 # Pick ports from the project's port base instead of a random one, so
 # concurrent checkouts on one machine keep out of each other's way.
@@ -78,6 +78,27 @@ sub app_read
 		"BEGIN; $auth SELECT 'rows:' || coalesce(string_agg(name, ',' ORDER BY name), '') FROM public.products; COMMIT;",
 		extra_params => [ '-U', 'app' ]);
 	return $out =~ /^rows:(.*)$/m ? $1 : "unexpected output: $out";
+}
+
+# One digest per table of the extension (all rows, in a stable order), to
+# compare two databases.  Built-in resources are made anew by CREATE
+# EXTENSION, so their creation time is left out.
+sub table_digests
+{
+	my ($node, $db) = @_;
+	my @tables = split /\n/, $node->safe_psql($db,
+		"SELECT relname FROM pg_class WHERE relnamespace = 'rbac'::regnamespace AND relkind = 'r' ORDER BY 1");
+	my @out;
+	for my $t (@tables)
+	{
+		my $row = $t eq 'resources'
+		  ? "(t.name, t.builtin, CASE WHEN NOT t.builtin THEN t.created_at END)::text"
+		  : "t::text";
+		my $d = $node->safe_psql($db,
+			"SELECT count(*) || ':' || md5(coalesce(string_agg($row, '|' ORDER BY $row), '')) FROM rbac.\"$t\" t");
+		push @out, "$t=$d";
+	}
+	return join(' ', @out);
 }
 
 1;
