@@ -6,13 +6,15 @@
 # alternate between qilin_rbac.last_used_interval = 0 (off), the default
 # 1h, and 1s (a write per key per second: far more than anyone would set),
 # and print transactions per second with the rows written to
-# rbac.key_usage.  Run as root from anywhere; QILIN_RBAC_BENCH_SECONDS sets
-# the length of each run (default 10), QILIN_RBAC_BENCH_CLIENTS the pgbench
-# clients (default 2).
+# rbac.key_usage, round by round, and the median of each.  Run as root
+# from anywhere; QILIN_RBAC_BENCH_SECONDS sets the length of each run
+# (default 4), QILIN_RBAC_BENCH_ROUNDS the rounds (default 5),
+# QILIN_RBAC_BENCH_CLIENTS the pgbench clients (default 2).
 cd "$(dirname "$0")/../.."
 . test/lib.sh
 
-secs=${QILIN_RBAC_BENCH_SECONDS:-10}
+secs=${QILIN_RBAC_BENCH_SECONDS:-4}
+rounds=${QILIN_RBAC_BENCH_ROUNDS:-5}
 clients=${QILIN_RBAC_BENCH_CLIENTS:-2}
 qr_install_packages
 qr_build
@@ -54,23 +56,40 @@ written() {
     psql -X -At -d bench -c "SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0) FROM pg_stat_user_tables WHERE relid = 'rbac.key_usage'::regclass"
 }
 
+# run INTERVAL: one pgbench run with that setting; prints "tps written"
 run() {
     local interval=$1 before after tps
     psql -X -q -d bench -c "ALTER ROLE bench_app SET qilin_rbac.last_used_interval = '$interval'"
     psql -X -q -d bench -c "TRUNCATE rbac.key_usage"
-    sleep 1
+    sleep 0.5
     before=$(written)
     tps=$(pgbench -n -M prepared -U bench_app -c "$clients" -j "$clients" -T "$secs" -f "$script" bench 2>/dev/null |
           awk '/^tps/ {print int($3)}')
-    sleep 1   # let the statistics collector catch up
+    sleep 0.7   # let the statistics catch up
     after=$(written)
-    printf '%-10s %10s %12s\n' "$interval" "$tps" "$((after - before))"
+    echo "$tps $((after - before))"
 }
 
-echo "last_used_interval, transactions/s ($clients clients, ${secs}s each), rows written to rbac.key_usage"
-printf '%-10s %10s %12s\n' interval tps written
-run 0
-run 1h
-run 0
-run 1h
-run 1s
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+# warm up caches and the plan caches of the server before measuring
+pgbench -n -M prepared -U bench_app -c "$clients" -j "$clients" -T 3 -f "$script" bench >/dev/null 2>&1
+
+# The settings take turns within each round, so that load from elsewhere
+# on the machine falls on all of them alike; the medians are the result.
+settings="0 1h 1s"
+echo "transactions/s ($clients clients, ${secs}s per run; rows written to rbac.key_usage in brackets)"
+printf '%-8s' round; for s in $settings; do printf '%16s' "interval=$s"; done; echo
+declare -A results
+for r in $(seq 1 "$rounds"); do
+    printf '%-8s' "$r"
+    for s in $settings; do
+        read -r tps w < <(run "$s")
+        results[$s]+="$tps "
+        printf '%16s' "$tps ($w)"
+    done
+    echo
+done
+printf '%-8s' median
+for s in $settings; do printf '%16s' "$(echo "${results[$s]}" | tr ' ' '\n' | grep . | median)"; done
+echo
