@@ -43,6 +43,17 @@
 #include "cache.h"
 #include "usage.h"
 
+static void usage_xact_callback(XactEvent event, void *arg);
+static void usage_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								   SubTransactionId parentSubid, void *arg);
+static void memo_settle(bool forget, SubTransactionId subid,
+						SubTransactionId parent);
+static void memo_store(int64 key_id, TimestampTz noted_at, bool pending);
+static bool usage_table_exists(void);
+static SPIPlanPtr prepare_plan(const char *sql, int nargs, Oid *argtypes);
+static bool record_use(int64 key_id, TimestampTz now, TimestampTz *noted_at,
+					   bool *pending);
+
 typedef struct UsageMemo
 {
 	int64		key_id;			/* hash key */
@@ -69,17 +80,6 @@ static HTAB *usage_memo = NULL;
 static int	usage_pending = 0;
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr write_plan = NULL;
-
-static void usage_xact_callback(XactEvent event, void *arg);
-static void usage_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-								   SubTransactionId parentSubid, void *arg);
-static void memo_settle(bool forget, SubTransactionId subid,
-						SubTransactionId parent);
-static void memo_store(int64 key_id, TimestampTz noted_at, bool pending);
-static bool usage_table_exists(void);
-static SPIPlanPtr prepare_plan(const char *sql, int nargs, Oid *argtypes);
-static bool record_use(int64 key_id, TimestampTz now, TimestampTz *noted_at,
-					   bool *pending);
 
 void
 rbac_usage_init(void)

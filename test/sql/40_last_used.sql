@@ -141,6 +141,27 @@ SELECT regress.err('SELECT * FROM rbac_expiring_keys()');
 SELECT regress.err('SELECT * FROM rbac.key_usage');
 RESET ROLE;
 
+-- a repeatable read transaction whose snapshot predates the key: the key
+-- is found (keys are looked up in the latest snapshot) and its use noted
+SELECT dblink_connect('issuer', format('dbname=%s port=%s host=%s', current_database(),
+    current_setting('port'), split_part(current_setting('unix_socket_directories'), ',', 1)));
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) >= 0 AS snapshot_taken FROM rbac.key_usage;
+SELECT key_id AS k8, api_key AS key8 FROM dblink('issuer',
+    $$SELECT key_id, api_key FROM rbac_issue_key('usage_a', 'k8', '{reader}')$$)
+    AS t(key_id bigint, api_key text) \gset
+SET LOCAL ROLE rbac_regress_app;
+SELECT rbac_authenticate(:'key8') = :k8 AS authenticated;
+COMMIT;
+SELECT count(*) AS rows_k8 FROM rbac.key_usage WHERE key_id = :k8;
+SELECT dblink_disconnect('issuer');
+-- a serializable transaction writes nothing
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SET LOCAL ROLE rbac_regress_app;
+SELECT rbac_authenticate(:'key6') = :k6 AS authenticated;
+COMMIT;
+SELECT count(*) AS rows_k6 FROM rbac.key_usage WHERE key_id = :k6;
+
 -- deleting keys (here with their tenant) deletes their usage rows
 DELETE FROM rbac.tenants WHERE name = 'usage_a';
 SELECT count(*) AS rows_left FROM rbac.key_usage;
