@@ -34,15 +34,15 @@ is($node->safe_psql('old', "SELECT to_regclass('rbac.key_usage') IS NULL"), 't',
 	'1.0: no last-used table, and authentication goes on without it');
 my ($id_kb) = $node->safe_psql('old', "SELECT key_id FROM rbac_verify_key('$keys->{kb}')");
 $node->safe_psql('old', "SELECT rbac_revoke_key($id_kb)");
+my $columns_before = table_columns($node, 'old');
 my $before = table_digests($node, 'old');
 
 # update
 $node->safe_psql('old', "ALTER EXTENSION qilin_rbac UPDATE TO '$default'");
 is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'qilin_rbac'"),
 	$default, "updated to $default");
-my $after = table_digests($node, 'old');
-$after =~ s/ key_usage=0:d41d8cd98f00b204e9800998ecf8427e//;
-is($after, $before, 'the data is untouched by the update');
+# what the update adds is left out: the tables and columns of 1.0 compare
+is(table_digests($node, 'old', $columns_before), $before, 'the data is untouched by the update');
 is(app_read($node, 'old', $keys->{ka}), 'a1,a2,a3', 'updated: key of shop_a reads shop_a only');
 is(app_read($node, 'old', $keys->{kown}), 'a1,a2,a3', 'updated: owned key reads shop_a');
 is(app_read($node, 'old', undef), '', 'updated: no key, no rows');

@@ -10,7 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Exporter 'import';
 
-our @EXPORT = qw(fixture app_read table_digests);
+our @EXPORT = qw(fixture app_read table_digests table_columns);
 
 # Pick ports from the project's port base instead of a random one, so
 # concurrent checkouts on one machine keep out of each other's way.
@@ -80,20 +80,33 @@ sub app_read
 	return $out =~ /^rows:(.*)$/m ? $1 : "unexpected output: $out";
 }
 
-# One digest per table of the extension (all rows, in a stable order), to
-# compare two databases.  Built-in resources are made anew by CREATE
-# EXTENSION, so their creation time is left out.
-sub table_digests
+# The columns of each table of the extension: { table => "a, b, c" }.
+sub table_columns
 {
 	my ($node, $db) = @_;
-	my @tables = split /\n/, $node->safe_psql($db,
-		"SELECT relname FROM pg_class WHERE relnamespace = 'rbac'::regnamespace AND relkind = 'r' ORDER BY 1");
+	my %cols = map { split /\|/, $_, 2 } split /\n/, $node->safe_psql($db, q{
+		SELECT c.relname, string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+		WHERE c.relnamespace = 'rbac'::regnamespace AND c.relkind = 'r'
+		  AND a.attnum > 0 AND NOT a.attisdropped
+		GROUP BY c.relname});
+	return \%cols;
+}
+
+# One digest per table of the extension (all rows, in a stable order), to
+# compare two databases; with $cols (from table_columns) only those tables
+# and columns.  Built-in resources are made anew by CREATE EXTENSION, so
+# their creation time is left out.
+sub table_digests
+{
+	my ($node, $db, $cols) = @_;
+	$cols //= table_columns($node, $db);
 	my @out;
-	for my $t (@tables)
+	for my $t (sort keys %$cols)
 	{
 		my $row = $t eq 'resources'
 		  ? "(t.name, t.builtin, CASE WHEN NOT t.builtin THEN t.created_at END)::text"
-		  : "t::text";
+		  : "ROW($cols->{$t})::text";
 		my $d = $node->safe_psql($db,
 			"SELECT count(*) || ':' || md5(coalesce(string_agg($row, '|' ORDER BY $row), '')) FROM rbac.\"$t\" t");
 		push @out, "$t=$d";
