@@ -24,6 +24,7 @@
 #include "cache.h"
 #include "keyformat.h"
 #include "session.h"
+#include "usage.h"
 
 PG_FUNCTION_INFO_V1(rbac_generate_key);
 PG_FUNCTION_INFO_V1(rbac_verify_key);
@@ -267,6 +268,7 @@ rbac_authenticate(PG_FUNCTION_ARGS)
 	switch (kl.status)
 	{
 		case KEY_VALID:
+			rbac_usage_note(kl.key_id);
 			rbac_session_push(kl.key_id, true, kl.tenant_id, kl.env, local);
 			PG_RETURN_INT64(kl.key_id);
 		case KEY_MALFORMED:

@@ -10,6 +10,7 @@
 #include "cache.h"
 #include "keyformat.h"
 #include "session.h"
+#include "usage.h"
 
 PG_MODULE_MAGIC;
 
@@ -22,6 +23,7 @@ _PG_init(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not initialize libsodium")));
+	rbac_usage_init();
 	rbac_session_init();
 	rbac_cache_init();
 }
