@@ -20,6 +20,7 @@ typedef struct RbacCallSite
 	uint64		registry_gen;
 	int			len;
 	char		text[RBAC_PERM_MAXLEN + 1];
+	bool		constant;		/* the argument cannot change within the query */
 	int			nwords;
 	uint64	   *mask;
 } RbacCallSite;
@@ -49,6 +50,8 @@ extern TimestampTz rbac_check_time(void);
 
 extern RbacCallSite *rbac_callsite(FunctionCallInfo fcinfo, Datum permission);
 extern bool rbac_check(int64 tenant_id, RbacCallSite *cs);
+extern int	rbac_permitted_tenants(RbacCallSite *cs, int64 **tenants);
+extern bool rbac_plan_permitted_count(Datum permission, int *count);
 extern bool rbac_current_principal_id(int64 *principal_id);
 extern void rbac_cache_stats(RbacCacheStats *stats);
 extern void rbac_invalidate_all(void);

@@ -12,6 +12,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "cache.h"
@@ -20,6 +21,7 @@
 PG_FUNCTION_INFO_V1(rbac_has_permission_tenant);
 PG_FUNCTION_INFO_V1(rbac_has_permission_current);
 PG_FUNCTION_INFO_V1(rbac_require);
+PG_FUNCTION_INFO_V1(rbac_permitted_tenants_sql);
 PG_FUNCTION_INFO_V1(rbac_current_principal);
 PG_FUNCTION_INFO_V1(rbac_current_tenant);
 PG_FUNCTION_INFO_V1(rbac_current_environment);
@@ -43,6 +45,35 @@ rbac_has_permission_tenant(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	cs = rbac_callsite(fcinfo, PG_GETARG_DATUM(1));
 	PG_RETURN_BOOL(rbac_check(PG_GETARG_INT64(0), cs));
+}
+
+/*
+ * rbac_permitted_tenants(permission rbac_permission) -> bigint[]
+ *
+ * The tenants in which the current principal holds the permission, in
+ * ascending order.  The planner support function of rbac_has_permission
+ * turns a policy's check into "tenant_id = ANY (rbac_permitted_tenants(...))"
+ * for an index scan; being stable, it is evaluated once when the scan
+ * starts, so a cached plan always answers for the principal of the moment.
+ */
+Datum
+rbac_permitted_tenants_sql(PG_FUNCTION_ARGS)
+{
+	RbacCallSite *cs;
+	int64	   *tenants;
+	Datum	   *elems;
+	int			n,
+				i;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
+	cs = rbac_callsite(fcinfo, PG_GETARG_DATUM(0));
+	n = rbac_permitted_tenants(cs, &tenants);
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(tenants[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /* rbac_has_permission(permission): in the authenticated key's tenant */
