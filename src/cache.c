@@ -556,6 +556,48 @@ resolve(HTAB *map, int64 principal_id, const char *env, TimestampTz at,
 	pfree(roles);
 }
 
+static bool
+bits_empty(const uint64 *bits)
+{
+	int			w;
+
+	for (w = 0; w < registry_words; w++)
+		if (bits[w] != 0)
+			return false;
+	return true;
+}
+
+/*
+ * An open-addressing table for n tenants, at most half full: a check is
+ * then one multiply, a shift and usually one compare.
+ */
+static void
+tab_alloc(int n)
+{
+	int			cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	tab_cap = cap;
+	tab_shift = 64 - pg_leftmost_one_pos64((uint64) cap);
+	tab_count = n;
+	tab_keys = MemoryContextAlloc(AuthContext, sizeof(int64) * cap);
+	tab_used = MemoryContextAllocZero(AuthContext, sizeof(bool) * cap);
+	tab_bits = MemoryContextAllocZero(AuthContext, sizeof(uint64) * registry_words * cap);
+}
+
+static void
+tab_insert(int64 tenant_id, const uint64 *bits)
+{
+	int			slot = tab_slot(tenant_id);
+
+	while (tab_used[slot])
+		slot = (slot + 1) & (tab_cap - 1);
+	tab_used[slot] = true;
+	tab_keys[slot] = tenant_id;
+	memcpy(&tab_bits[slot * registry_words], bits, sizeof(uint64) * registry_words);
+}
+
 static void
 load_tenants(int64 principal_id, const char *env, TimestampTz at)
 {
@@ -565,8 +607,6 @@ load_tenants(int64 principal_id, const char *env, TimestampTz at)
 	TenantEntry *e;
 	TimestampTz until = DT_NOEND;
 	int			n = 0;
-	int			cap = 16;
-	int			slot;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);
@@ -583,48 +623,16 @@ load_tenants(int64 principal_id, const char *env, TimestampTz at)
 	resolve(map, principal_id, env, at, false, 0, &until, 0);
 	auth_valid_until = until;
 
-	/*
-	 * Freeze into an open-addressing table at most half full: a check is
-	 * then one multiply, a shift and usually one compare.  Tenants where
-	 * nothing is held are left out.
-	 */
+	/* freeze into the table; tenants where nothing is held are left out */
 	hash_seq_init(&seq, map);
 	while ((e = hash_seq_search(&seq)) != NULL)
-	{
-		int			w;
-
-		for (w = 0; w < registry_words; w++)
-			if (e->bits[w] != 0)
-				break;
-		if (w < registry_words)
+		if (!bits_empty(e->bits))
 			n++;
-	}
-	while (cap < 2 * n)
-		cap *= 2;
-	tab_cap = cap;
-	tab_shift = 64 - pg_leftmost_one_pos64((uint64) cap);
-	tab_count = n;
-	tab_keys = MemoryContextAlloc(AuthContext, sizeof(int64) * cap);
-	tab_used = MemoryContextAllocZero(AuthContext, sizeof(bool) * cap);
-	tab_bits = MemoryContextAllocZero(AuthContext, sizeof(uint64) * registry_words * cap);
+	tab_alloc(n);
 	hash_seq_init(&seq, map);
 	while ((e = hash_seq_search(&seq)) != NULL)
-	{
-		int			w;
-
-		for (w = 0; w < registry_words; w++)
-			if (e->bits[w] != 0)
-				break;
-		if (w == registry_words)
-			continue;
-		slot = tab_slot(e->tenant_id);
-		while (tab_used[slot])
-			slot = (slot + 1) & (cap - 1);
-		tab_used[slot] = true;
-		tab_keys[slot] = e->tenant_id;
-		memcpy(&tab_bits[slot * registry_words], e->bits,
-			   sizeof(uint64) * registry_words);
-	}
+		if (!bits_empty(e->bits))
+			tab_insert(e->tenant_id, e->bits);
 	hash_destroy(map);
 }
 
@@ -680,6 +688,66 @@ cache_rebuild(bool has_principal, int64 principal_id, const char *env)
 	auth_has_env = (env != NULL);
 	if (env)
 		strlcpy(auth_env, env, sizeof(auth_env));
+}
+
+/* The invalidation count, to tell whether one arrived meanwhile. */
+uint64
+rbac_cache_inval_mark(void)
+{
+	return inval_count;
+}
+
+/*
+ * Fill the cache for an API key that was just authenticated, from what the
+ * authentication probe read along with the key: its live roles in its
+ * tenant and environment, and when the first of them expires.  This is
+ * what resolve() would find for a key that has no owner and belongs to no
+ * group, so a new key per transaction costs no further query.  Declines
+ * (and leaves the next check to rebuild as usual) whenever anything else
+ * could matter: an owner, a group, a role whose bitmap is not cached, an
+ * environment other than the key's, or an invalidation since mark.
+ */
+void
+rbac_cache_prime_key(const RbacKeyPrime *k, uint64 mark)
+{
+	const char *env = rbac_session_environment();
+	uint64	   *bits;
+	int			i;
+
+	if (inval_count != mark || !registry_loaded || role_map == NULL ||
+		!OidIsValid(cached_sentinel) || k->has_owner || k->in_group ||
+		env == NULL || strcmp(env, k->env) != 0)
+		return;
+	bits = palloc0(sizeof(uint64) * registry_words);
+	for (i = 0; i < k->nroles; i++)
+	{
+		RoleEntry  *r = hash_search(role_map, &k->roles[i], HASH_FIND, NULL);
+		int			w;
+
+		if (r == NULL)
+		{
+			pfree(bits);
+			return;
+		}
+		for (w = 0; w < registry_words; w++)
+			bits[w] |= r->bits[w];
+	}
+
+	stats.rebuilds++;
+	MemoryContextReset(AuthContext);
+	last_valid = false;
+	tab_alloc(bits_empty(bits) ? 0 : 1);
+	if (!bits_empty(bits))
+		tab_insert(k->tenant_id, bits);
+	pfree(bits);
+	auth_valid_until = k->valid_until;
+	auth_valid = true;
+	auth_has_principal = true;
+	auth_principal = k->key_id;
+	auth_has_env = true;
+	strlcpy(auth_env, k->env, sizeof(auth_env));
+	seen_identity_gen = rbac_identity_generation;
+	seen_userid = GetUserId();
 }
 
 /* The principal mapped to the current database role, if any. */

@@ -43,7 +43,22 @@ typedef struct RbacCacheStats
 	int64		bytes;
 } RbacCacheStats;
 
+/* What authentication read about a valid key, to fill the cache with. */
+typedef struct RbacKeyPrime
+{
+	int64		key_id;
+	int64		tenant_id;
+	char		env[RBAC_ENV_MAXLEN + 1];
+	bool		has_owner;
+	bool		in_group;
+	int			nroles;
+	int64	   *roles;			/* live roles in its tenant and environment */
+	TimestampTz valid_until;	/* first expiry or revocation still ahead */
+} RbacKeyPrime;
+
 extern void rbac_cache_init(void);
+extern uint64 rbac_cache_inval_mark(void);
+extern void rbac_cache_prime_key(const RbacKeyPrime *k, uint64 mark);
 extern void rbac_priv_enter(RbacPrivState *state);
 extern void rbac_priv_exit(RbacPrivState *state);
 extern TimestampTz rbac_check_time(void);

@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -53,6 +54,7 @@ typedef struct KeyLookup
 	char		env[RBAC_ENV_MAXLEN + 1];
 	bool		has_expires;
 	TimestampTz expires_at;
+	RbacKeyPrime prime;			/* for the cache, when VALID */
 } KeyLookup;
 
 static SPIPlanPtr lookup_plan = NULL;
@@ -117,7 +119,7 @@ lookup_key(text *key, KeyLookup *out)
 	char		env[RBAC_ENV_MAXLEN + 1];
 	unsigned char hash[RBAC_KEY_HASH_BYTES];
 	bytea	   *hashval;
-	Datum		values[1];
+	Datum		values[2];
 	RbacPrivState priv;
 	int			ret;
 	TimestampTz now = rbac_check_time();
@@ -135,18 +137,34 @@ lookup_key(text *key, KeyLookup *out)
 	memcpy(VARDATA(hashval), hash, RBAC_KEY_HASH_BYTES);
 	sodium_memzero(hash, sizeof(hash));
 	values[0] = PointerGetDatum(hashval);
+	values[1] = TimestampTzGetDatum(now);
 
 	rbac_priv_enter(&priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (lookup_plan == NULL)
 	{
-		Oid			argtypes[1] = {BYTEAOID};
+		Oid			argtypes[2] = {BYTEAOID, TIMESTAMPTZOID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT principal_id, tenant_id, environment, expires_at, "
-						   "revoked_at FROM rbac.api_keys WHERE key_hash = $1",
-						   1, argtypes);
+		/*
+		 * Along with the key, what the cache needs to answer for it without
+		 * another query (see rbac_cache_prime_key): its live roles in its
+		 * tenant and environment and the first of them to expire.
+		 */
+		plan = SPI_prepare("SELECT k.principal_id, k.tenant_id, k.environment, k.expires_at, "
+						   "  k.revoked_at, k.owner_id, "
+						   "  EXISTS (SELECT 1 FROM rbac.group_members gm "
+						   "          WHERE gm.member_id = k.principal_id), "
+						   "  a.roles, a.first_expiry "
+						   "FROM rbac.api_keys k, LATERAL ("
+						   "  SELECT array_agg(a.role_id) AS roles, min(a.expires_at) AS first_expiry"
+						   "  FROM rbac.assignments a"
+						   "  WHERE a.principal_id = k.principal_id AND a.tenant_id = k.tenant_id"
+						   "    AND (a.environment IS NULL OR a.environment = k.environment)"
+						   "    AND (a.expires_at IS NULL OR a.expires_at > $2)) a "
+						   "WHERE k.key_hash = $1",
+						   2, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
@@ -186,6 +204,35 @@ lookup_key(text *key, KeyLookup *out)
 		d = SPI_getbinval(tup, desc, 5, &isnull);
 		if (!isnull)
 			revoked = DatumGetTimestampTz(d) <= now;
+
+		out->prime.key_id = out->key_id;
+		out->prime.tenant_id = out->tenant_id;
+		strlcpy(out->prime.env, out->env, sizeof(out->prime.env));
+		out->prime.valid_until = DT_NOEND;
+		if (out->has_expires)
+			out->prime.valid_until = out->expires_at;
+		if (!isnull && DatumGetTimestampTz(d) < out->prime.valid_until)
+			out->prime.valid_until = DatumGetTimestampTz(d);
+		(void) SPI_getbinval(tup, desc, 6, &isnull);
+		out->prime.has_owner = !isnull;
+		out->prime.in_group = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		if (!isnull)
+		{
+			ArrayType  *roles = DatumGetArrayTypeP(d);
+			Datum	   *elems;
+			int			i;
+
+			/* palloc'd outside SPI's memory, which SPI_finish releases */
+			deconstruct_array(roles, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+							  TYPALIGN_DOUBLE, &elems, NULL, &out->prime.nroles);
+			out->prime.roles = SPI_palloc(sizeof(int64) * Max(out->prime.nroles, 1));
+			for (i = 0; i < out->prime.nroles; i++)
+				out->prime.roles[i] = DatumGetInt64(elems[i]);
+		}
+		d = SPI_getbinval(tup, desc, 9, &isnull);
+		if (!isnull && DatumGetTimestampTz(d) < out->prime.valid_until)
+			out->prime.valid_until = DatumGetTimestampTz(d);
 
 		if (revoked)
 			out->status = KEY_REVOKED;
@@ -254,6 +301,7 @@ rbac_authenticate(PG_FUNCTION_ARGS)
 	KeyLookup	kl;
 	bool		local = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
 	const char *why = NULL;
+	uint64		mark;
 
 	if (PG_ARGISNULL(0))
 	{
@@ -263,11 +311,13 @@ rbac_authenticate(PG_FUNCTION_ARGS)
 				 errmsg("API key authentication failed: no key was given"),
 				 errhidestmt(true)));
 	}
+	mark = rbac_cache_inval_mark();
 	lookup_key(PG_GETARG_TEXT_PP(0), &kl);
 	switch (kl.status)
 	{
 		case KEY_VALID:
 			rbac_session_push(kl.key_id, true, kl.tenant_id, kl.env, local);
+			rbac_cache_prime_key(&kl.prime, mark);
 			PG_RETURN_INT64(kl.key_id);
 		case KEY_MALFORMED:
 			why = "the key is malformed";

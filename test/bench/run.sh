@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The benchmark: installs what is missing, builds and installs qilin_rbac,
+# starts its own throwaway cluster, loads the data and prints a table of
+# medians and ratios.  Run as root from anywhere:
+#
+#   bash test/bench/run.sh            # 1,000,000 products, 1,000 tenants, 100,000 keys
+#   bash test/bench/run.sh --quick    # small sizes, a minute or two; for CI
+#
+# Parallel query and JIT are off in the benchmark's cluster: the checker is
+# PARALLEL RESTRICTED (the identity lives in the leader), so a policy keeps
+# the scan in one process anyway, and the comparison is between executors,
+# not compilers.  QILIN_RBAC_BENCH_NOBUILD=1 uses the installed extension.
+cd "$(dirname "$0")/../.."
+. test/lib.sh
+. test/bench/policy.sh
+
+if [ "${1:-}" = "--quick" ]; then
+    MODE=quick TENANTS=100 ROWS=200 BROAD=50 NARROW=5 NKEYS=2000 REPEAT=5 PGB_TIME=5
+    SCALE_TENANTS=2000 SCALE_ROLES=200 SCALE_KEYS=10000 WIDE=500
+else
+    MODE=full TENANTS=1000 ROWS=1000 BROAD=500 NARROW=20 NKEYS=100000 REPEAT=5 PGB_TIME=30
+    SCALE_TENANTS=100000 SCALE_ROLES=10000 SCALE_KEYS=1000000 WIDE=10000
+fi
+
+if [ -z "${QILIN_RBAC_BENCH_NOBUILD:-}" ]; then
+    qr_install_packages
+    qr_build
+fi
+qr_start_cluster "-c max_parallel_workers_per_gather=0 -c jit=off -c shared_buffers=512MB"
+
+PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1)
+PGBENCH="$PGBIN/pgbench"
+OUT=$QR_DIR/results
+: >"$OUT"
+
+qr_log "loading $((TENANTS * ROWS)) products over $TENANTS tenants and $NKEYS keys ($MODE)"
+"${PSQL[@]}" -v tenants=$TENANTS -v rows_per_tenant=$ROWS -v broad=$BROAD -v narrow=$NARROW \
+    -v nkeys=$NKEYS -f test/bench/setup.sql
+NARROW_LIST=$("${PSQL[@]}" -At -c "SELECT array_agg(tenant_id ORDER BY tenant_id) FROM bench_grants WHERE principal = 'narrow'")
+
+set_policy() { policy_sql "$1" | "${PSQL[@]}" >/dev/null; }
+
+# timed ROLE SQL: the median of REPEAT runs in ms, after one warm-up run
+timed() {
+    local role=$1 sql=$2 i
+    {
+        echo '\timing on'
+        for i in $(seq 0 "$REPEAT"); do echo "$sql;"; done
+    } >"$QR_DIR/q.sql"
+    "${PSQL[@]}" -U "$role" -o /dev/null -f "$QR_DIR/q.sql" |
+        awk '/^Time:/ {print $2}' | tail -n +2 | sort -n |
+        awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
+counted() { "${PSQL[@]}" -At -U "$1" -c "$2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+SCAN="SELECT count(*) FROM products"
+FILTERED="SELECT count(*) FROM products WHERE tenant_id = ANY ('$NARROW_LIST')"
+declare -A MS CNT
+failures=0
+for v in norls perrow setbased qilin; do
+    set_policy $v
+    for p in broad narrow; do
+        qr_log "scan: $v, $p"
+        CNT[$v,$p]=$(counted bench_$p "$SCAN")
+        MS[$v,$p]=$(timed bench_$p "$SCAN")
+    done
+done
+set_policy norls
+CNT[filter,narrow]=$(counted bench_narrow "$FILTERED")
+MS[filter,narrow]=$(timed bench_narrow "$FILTERED")
+
+# every policy must let through exactly the rows of the principal's tenants
+for p in broad narrow; do
+    expect=$(counted postgres "SELECT count(*) FROM products WHERE tenant_id IN
+                               (SELECT tenant_id FROM bench_grants WHERE principal = '$p')")
+    for v in perrow setbased qilin; do
+        if [ "${CNT[$v,$p]}" != "$expect" ]; then
+            echo "MISMATCH: $v policy gives ${CNT[$v,$p]} rows for $p, expected $expect"
+            failures=$((failures + 1))
+        fi
+    done
+done
+[ "${CNT[filter,narrow]}" = "${CNT[qilin,narrow]}" ] || failures=$((failures + 1))
+
+# point lookups: a new key per transaction, against the same transaction
+# without authentication and without RLS
+pgb() {
+    "$PGBENCH" -n -M prepared -c 2 -j 2 -T "$PGB_TIME" -U bench_app \
+        -D nkeys=$NKEYS -D rows_per_tenant=$ROWS -f "test/bench/$1.sql" 2>&1 |
+        awk '/^tps/ {print $3; exit}'
+}
+qr_log "pgbench point lookups (2 x $PGB_TIME s each)"
+set_policy norls
+TPS_PLAIN1=$(pgb lookup_plain)
+set_policy qilin
+TPS_AUTH1=$(pgb lookup_auth)
+set_policy norls
+TPS_PLAIN2=$(pgb lookup_plain)
+set_policy qilin
+TPS_AUTH2=$(pgb lookup_auth)
+TPS_PLAIN=$(awk -v a="$TPS_PLAIN1" -v b="$TPS_PLAIN2" 'BEGIN {printf "%.0f", (a + b) / 2}')
+TPS_AUTH=$(awk -v a="$TPS_AUTH1" -v b="$TPS_AUTH2" 'BEGIN {printf "%.0f", (a + b) / 2}')
+seen=$("${PSQL[@]}" -At -U bench_app <<SQL
+BEGIN;
+SELECT rbac_authenticate(api_key) IS NOT NULL FROM bench.keys WHERE n = 1 \g /dev/null
+SELECT count(*) FROM products;
+COMMIT;
+SQL
+)
+if [ "$seen" != "$ROWS" ]; then
+    echo "MISMATCH: a key sees $seen products, expected $ROWS"
+    failures=$((failures + 1))
+fi
+
+qr_log "scale: $SCALE_TENANTS tenants, $SCALE_ROLES roles, $SCALE_KEYS keys"
+"${PSQL[@]}" -v tenants=$TENANTS -v nkeys=$NKEYS -v scale_tenants=$SCALE_TENANTS \
+    -v scale_roles=$SCALE_ROLES -v scale_keys=$SCALE_KEYS -v wide=$WIDE -f test/bench/scale.sql
+set_policy norls
+MS[scale_norls]=$(timed bench_broad "$SCAN")
+set_policy qilin
+MS[scale_qilin]=$(timed bench_broad "$SCAN")
+CNT[scale_qilin]=$(counted bench_broad "$SCAN")
+[ "${CNT[scale_qilin]}" = "${CNT[qilin,broad]}" ] || failures=$((failures + 1))
+WIDE_STATS=$("${PSQL[@]}" -At -F ' ' <<SQL
+BEGIN;
+SELECT rbac_set_principal('wide') \g /dev/null
+SELECT rbac_has_permission(1, 'product.read') \g /dev/null
+SELECT tenants, bytes FROM rbac_cache_stats();
+COMMIT;
+SQL
+)
+WIDE_REBUILD=$("${PSQL[@]}" <<SQL | awk '/^Time:/ {t = $2} END {print t}'
+\timing on
+BEGIN;
+SELECT rbac_set_principal('wide') \g /dev/null
+SELECT rbac_has_permission(1, 'product.read') \g /dev/null
+COMMIT;
+SQL
+)
+
+SMALL=$(ratio "${MS[qilin,broad]}" "${MS[norls,broad]}")
+LARGE=$(ratio "${MS[scale_qilin]}" "${MS[scale_norls]}")
+{
+    echo "qilin_rbac benchmark ($MODE): $((TENANTS * ROWS)) products, $TENANTS tenants;"
+    echo "broad = product.read in $BROAD tenants, narrow = in $NARROW; medians of $REPEAT runs"
+    echo
+    printf '%-44s %12s %12s\n' "count(*) FROM products" "broad ms" "narrow ms"
+    printf '%-44s %12s %12s\n' "no RLS" "${MS[norls,broad]}" "${MS[norls,narrow]}"
+    printf '%-44s %12s %12s\n' "no RLS, WHERE tenant_id = ANY (the $NARROW)" "" "${MS[filter,narrow]}"
+    printf '%-44s %12s %12s\n' "per-row SQL authorize() policy" "${MS[perrow,broad]}" "${MS[perrow,narrow]}"
+    printf '%-44s %12s %12s\n' "set-based SQL policy" "${MS[setbased,broad]}" "${MS[setbased,narrow]}"
+    printf '%-44s %12s %12s\n' "qilin_rbac policy" "${MS[qilin,broad]}" "${MS[qilin,narrow]}"
+    echo
+    printf '%-60s %8s\n' "ratio" "value"
+    printf '%-60s %8s\n' "broad:  qilin_rbac / no RLS" "$SMALL"
+    printf '%-60s %8s\n' "broad:  per-row SQL / qilin_rbac" "$(ratio "${MS[perrow,broad]}" "${MS[qilin,broad]}")"
+    printf '%-60s %8s\n' "broad:  set-based SQL / qilin_rbac" "$(ratio "${MS[setbased,broad]}" "${MS[qilin,broad]}")"
+    printf '%-60s %8s\n' "narrow: qilin_rbac / no RLS with explicit tenant list" "$(ratio "${MS[qilin,narrow]}" "${MS[filter,narrow]}")"
+    printf '%-60s %8s\n' "narrow: set-based SQL / qilin_rbac" "$(ratio "${MS[setbased,narrow]}" "${MS[qilin,narrow]}")"
+    printf '%-60s %8s\n' "narrow: per-row SQL / qilin_rbac" "$(ratio "${MS[perrow,narrow]}" "${MS[qilin,narrow]}")"
+    echo
+    echo "point lookups, a random key of $NKEYS per transaction (pgbench -M prepared -c 2, 2 x $PGB_TIME s):"
+    printf '%-60s %8s\n' "TPS without authentication and RLS" "$TPS_PLAIN"
+    printf '%-60s %8s\n' "TPS with rbac_authenticate and the qilin_rbac policy" "$TPS_AUTH"
+    printf '%-60s %8s\n' "ratio" "$(ratio "$TPS_AUTH" "$TPS_PLAIN")"
+    echo
+    echo "scale: $SCALE_TENANTS tenants, $SCALE_ROLES roles, $SCALE_KEYS keys:"
+    printf '%-60s %8s\n' "broad scan, no RLS ms" "${MS[scale_norls]}"
+    printf '%-60s %8s\n' "broad scan, qilin_rbac ms" "${MS[scale_qilin]}"
+    printf '%-60s %8s\n' "broad: qilin_rbac / no RLS (small catalogue: $SMALL)" "$LARGE"
+    printf '%-60s %8s\n' "change against the small catalogue (%)" "$(awk -v a="$LARGE" -v b="$SMALL" 'BEGIN {printf "%+.1f", (a / b - 1) * 100}')"
+    printf '%-60s %8s\n' "cache of a principal seeing $WIDE tenants: tenants" "${WIDE_STATS% *}"
+    printf '%-60s %8s\n' "cache of a principal seeing $WIDE tenants: bytes" "${WIDE_STATS#* }"
+    printf '%-60s %8s\n' "building that cache (one statement), ms" "$WIDE_REBUILD"
+    echo
+    if [ "$failures" -eq 0 ]; then
+        echo "row counts agree: every policy returns exactly the principal's rows"
+    else
+        echo "ROW COUNTS DISAGREE ($failures)"
+    fi
+} | tee "$OUT"
+[ "$failures" -eq 0 ]
