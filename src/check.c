@@ -18,7 +18,6 @@
 #include "cache.h"
 #include "session.h"
 
-PG_FUNCTION_INFO_V1(rbac_has_permission_tenant);
 PG_FUNCTION_INFO_V1(rbac_has_permission_current);
 PG_FUNCTION_INFO_V1(rbac_require);
 PG_FUNCTION_INFO_V1(rbac_permitted_tenants_sql);
@@ -30,22 +29,7 @@ PG_FUNCTION_INFO_V1(rbac_caller_role);
 PG_FUNCTION_INFO_V1(rbac_set_principal);
 PG_FUNCTION_INFO_V1(rbac_reset);
 
-/*
- * rbac_has_permission(tenant_id bigint, permission rbac_permission)
- *
- * The hot path: one call per row under a policy.  Deny by default: NULL
- * arguments, no principal or no grant all give false.
- */
-Datum
-rbac_has_permission_tenant(PG_FUNCTION_ARGS)
-{
-	RbacCallSite *cs;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_BOOL(false);
-	cs = rbac_callsite(fcinfo, PG_GETARG_DATUM(1));
-	PG_RETURN_BOOL(rbac_check(PG_GETARG_INT64(0), cs));
-}
+/* rbac_has_permission(tenant_id, permission), the policy form, is in cache.c */
 
 /*
  * rbac_permitted_tenants(permission rbac_permission) -> bigint[]

@@ -39,41 +39,59 @@ qr_log "loading $((TENANTS * ROWS)) products over $TENANTS tenants and $NKEYS ke
 NARROW_LIST=$("${PSQL[@]}" -At -c "SELECT array_agg(tenant_id ORDER BY tenant_id) FROM bench_grants WHERE principal = 'narrow'")
 
 set_policy() { policy_sql "$1" | "${PSQL[@]}" >/dev/null; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
-# timed ROLE SQL: the median of REPEAT runs in ms, after one warm-up run
-timed() {
-    local role=$1 sql=$2 i
+# rounds PRINCIPAL VARIANT...: one session runs round after round, each
+# round every variant once (policy switched in between, as the table
+# owner), so the noise of a shared machine falls on all variants alike.
+# Round 0 warms up and is dropped.  Leaves MS[variant,principal] (the
+# median in ms) and CNT[variant,principal].
+rounds() {
+    local p=$1 r v query
+    shift
     {
         echo '\timing on'
-        for i in $(seq 0 "$REPEAT"); do echo "$sql;"; done
-    } >"$QR_DIR/q.sql"
-    "${PSQL[@]}" -U "$role" -o /dev/null -f "$QR_DIR/q.sql" |
-        awk '/^Time:/ {print $2}' | tail -n +2 | sort -n |
-        awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+        echo "SET app.user_id = '$([ "$p" = broad ] && echo 1 || echo 2)';"
+        for r in $(seq 0 "$REPEAT"); do
+            for v in "$@"; do
+                query=$SCAN
+                echo 'RESET ROLE;'
+                case $v in
+                    filter) policy_sql norls; query=$FILTERED ;;
+                    floor)  echo "SET client_min_messages = warning; DROP POLICY IF EXISTS read ON products;
+                                  ALTER TABLE products ENABLE ROW LEVEL SECURITY;
+                                  CREATE POLICY read ON products FOR SELECT USING (tenant_id <> 0);" ;;
+                    *)      policy_sql "$v" ;;
+                esac
+                echo "SET ROLE bench_$p;"
+                echo "\\echo MARK $v $r"
+                echo "$query;"
+            done
+        done
+    } >"$QR_DIR/rounds.sql"
+    "${PSQL[@]}" -At -f "$QR_DIR/rounds.sql" >"$QR_DIR/rounds.out"
+    for v in "$@"; do
+        MS[$v,$p]=$(awk -v v="$v" '
+            /^MARK / {cur = ($2 == v && $3 > 0); next}
+            cur && /^Time:/ {print $2; cur = 0}' "$QR_DIR/rounds.out" |
+            sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+        CNT[$v,$p]=$(awk -v v="$v" '/^MARK / {cur = ($2 == v); next} cur && /^[0-9]+$/ {print; exit}' "$QR_DIR/rounds.out")
+    done
 }
-counted() { "${PSQL[@]}" -At -U "$1" -c "$2"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 SCAN="SELECT count(*) FROM products"
 FILTERED="SELECT count(*) FROM products WHERE tenant_id = ANY ('$NARROW_LIST')"
 declare -A MS CNT
 failures=0
-for v in norls perrow setbased qilin; do
-    set_policy $v
-    for p in broad narrow; do
-        qr_log "scan: $v, $p"
-        CNT[$v,$p]=$(counted bench_$p "$SCAN")
-        MS[$v,$p]=$(timed bench_$p "$SCAN")
-    done
-done
-set_policy norls
-CNT[filter,narrow]=$(counted bench_narrow "$FILTERED")
-MS[filter,narrow]=$(timed bench_narrow "$FILTERED")
+qr_log "scans, broad: $((REPEAT + 1)) rounds of no RLS, per-row SQL, set-based SQL, qilin_rbac, floor"
+rounds broad norls perrow setbased qilin floor
+qr_log "scans, narrow: $((REPEAT + 1)) rounds of no RLS, explicit filter, per-row SQL, set-based SQL, qilin_rbac"
+rounds narrow norls filter perrow setbased qilin
 
 # every policy must let through exactly the rows of the principal's tenants
 for p in broad narrow; do
-    expect=$(counted postgres "SELECT count(*) FROM products WHERE tenant_id IN
-                               (SELECT tenant_id FROM bench_grants WHERE principal = '$p')")
+    expect=$("${PSQL[@]}" -At -c "SELECT count(*) FROM products WHERE tenant_id IN
+                                  (SELECT tenant_id FROM bench_grants WHERE principal = '$p')")
     for v in perrow setbased qilin; do
         if [ "${CNT[$v,$p]}" != "$expect" ]; then
             echo "MISMATCH: $v policy gives ${CNT[$v,$p]} rows for $p, expected $expect"
@@ -81,7 +99,10 @@ for p in broad narrow; do
         fi
     done
 done
-[ "${CNT[filter,narrow]}" = "${CNT[qilin,narrow]}" ] || failures=$((failures + 1))
+if [ "${CNT[filter,narrow]}" != "${CNT[qilin,narrow]}" ]; then
+    echo "MISMATCH: qilin_rbac gives ${CNT[qilin,narrow]} rows for narrow, the explicit filter ${CNT[filter,narrow]}"
+    failures=$((failures + 1))
+fi
 
 # point lookups: a new key per transaction, against the same transaction
 # without authentication and without RLS
@@ -116,12 +137,17 @@ fi
 qr_log "scale: $SCALE_TENANTS tenants, $SCALE_ROLES roles, $SCALE_KEYS keys"
 "${PSQL[@]}" -v tenants=$TENANTS -v nkeys=$NKEYS -v scale_tenants=$SCALE_TENANTS \
     -v scale_roles=$SCALE_ROLES -v scale_keys=$SCALE_KEYS -v wide=$WIDE -f test/bench/scale.sql
-set_policy norls
-MS[scale_norls]=$(timed bench_broad "$SCAN")
-set_policy qilin
-MS[scale_qilin]=$(timed bench_broad "$SCAN")
-CNT[scale_qilin]=$(counted bench_broad "$SCAN")
-[ "${CNT[scale_qilin]}" = "${CNT[qilin,broad]}" ] || failures=$((failures + 1))
+declare -A SMALL_MS SMALL_CNT
+for k in "${!MS[@]}"; do SMALL_MS[$k]=${MS[$k]}; SMALL_CNT[$k]=${CNT[$k]}; done
+rounds broad norls qilin
+MS[scale_norls]=${MS[norls,broad]}
+MS[scale_qilin]=${MS[qilin,broad]}
+CNT[scale_qilin]=${CNT[qilin,broad]}
+for k in "${!SMALL_MS[@]}"; do MS[$k]=${SMALL_MS[$k]}; CNT[$k]=${SMALL_CNT[$k]}; done
+if [ "${CNT[scale_qilin]}" != "${CNT[qilin,broad]}" ]; then
+    echo "MISMATCH: at scale qilin_rbac gives ${CNT[scale_qilin]} rows for broad, before ${CNT[qilin,broad]}"
+    failures=$((failures + 1))
+fi
 WIDE_STATS=$("${PSQL[@]}" -At -F ' ' <<SQL
 BEGIN;
 SELECT rbac_set_principal('wide') \g /dev/null
@@ -130,10 +156,11 @@ SELECT tenants, bytes FROM rbac_cache_stats();
 COMMIT;
 SQL
 )
-WIDE_REBUILD=$("${PSQL[@]}" <<SQL | awk '/^Time:/ {t = $2} END {print t}'
-\timing on
+WIDE_REBUILD=$("${PSQL[@]}" <<SQL | awk '/^MARK/ {m = 1; next} m && /^Time:/ {print $2; exit}'
 BEGIN;
 SELECT rbac_set_principal('wide') \g /dev/null
+\timing on
+\echo MARK
 SELECT rbac_has_permission(1, 'product.read') \g /dev/null
 COMMIT;
 SQL
@@ -143,7 +170,7 @@ SMALL=$(ratio "${MS[qilin,broad]}" "${MS[norls,broad]}")
 LARGE=$(ratio "${MS[scale_qilin]}" "${MS[scale_norls]}")
 {
     echo "qilin_rbac benchmark ($MODE): $((TENANTS * ROWS)) products, $TENANTS tenants;"
-    echo "broad = product.read in $BROAD tenants, narrow = in $NARROW; medians of $REPEAT runs"
+    echo "broad = product.read in $BROAD tenants, narrow = in $NARROW; medians of $REPEAT interleaved rounds"
     echo
     printf '%-44s %12s %12s\n' "count(*) FROM products" "broad ms" "narrow ms"
     printf '%-44s %12s %12s\n' "no RLS" "${MS[norls,broad]}" "${MS[norls,narrow]}"
@@ -151,9 +178,11 @@ LARGE=$(ratio "${MS[scale_qilin]}" "${MS[scale_norls]}")
     printf '%-44s %12s %12s\n' "per-row SQL authorize() policy" "${MS[perrow,broad]}" "${MS[perrow,narrow]}"
     printf '%-44s %12s %12s\n' "set-based SQL policy" "${MS[setbased,broad]}" "${MS[setbased,narrow]}"
     printf '%-44s %12s %12s\n' "qilin_rbac policy" "${MS[qilin,broad]}" "${MS[qilin,narrow]}"
+    printf '%-44s %12s %12s\n' "floor: policy USING (tenant_id <> 0)" "${MS[floor,broad]}" ""
     echo
     printf '%-60s %8s\n' "ratio" "value"
     printf '%-60s %8s\n' "broad:  qilin_rbac / no RLS" "$SMALL"
+    printf '%-60s %8s\n' "broad:  floor (one built-in C call per row) / no RLS" "$(ratio "${MS[floor,broad]}" "${MS[norls,broad]}")"
     printf '%-60s %8s\n' "broad:  per-row SQL / qilin_rbac" "$(ratio "${MS[perrow,broad]}" "${MS[qilin,broad]}")"
     printf '%-60s %8s\n' "broad:  set-based SQL / qilin_rbac" "$(ratio "${MS[setbased,broad]}" "${MS[qilin,broad]}")"
     printf '%-60s %8s\n' "narrow: qilin_rbac / no RLS with explicit tenant list" "$(ratio "${MS[qilin,narrow]}" "${MS[filter,narrow]}")"
