@@ -41,6 +41,10 @@ SELECT i, 1 + (i - 1) / :rows_per_tenant, 'product ' || i, (i % 10000) / 100.0
 FROM generate_series(1, :tenants * :rows_per_tenant) i;
 CREATE INDEX ON products (tenant_id);
 GRANT SELECT ON products TO bench_broad, bench_narrow, bench_app;
+-- the same rows without RLS, for the point lookups without authentication
+CREATE TABLE public.products_plain AS SELECT * FROM products;
+ALTER TABLE products_plain ADD PRIMARY KEY (id);
+GRANT SELECT ON products_plain TO bench_app;
 ALTER TABLE products ENABLE ROW LEVEL SECURITY;
 
 -- What an application without qilin_rbac keeps: users, their roles per
