@@ -3,10 +3,15 @@
  *		Per-backend authorization cache.
  *
  * For the current principal and environment the cache holds, per tenant, a
- * bitmap of the concrete permissions held there, already resolved from
- * roles, templates, groups, patterns, expiry and owner intersection by the
- * SQL function rbac._effective.  A check is then a hash probe and a bit
- * test, with no SPI and no catalog access.
+ * bitmap of the concrete permissions held there, resolved from roles,
+ * templates, groups, patterns, expiry and owner intersection by resolve()
+ * below, which follows the same rules as the SQL function rbac._effective
+ * (used by the administrative reports) with a few kept plans and no
+ * PL/pgSQL.  The map is an open-addressing table keyed by tenant id, so a
+ * check is a multiply, a probe and a bit test, with no SPI and no catalog
+ * access.  Role bitmaps are kept across principals, so that a new API key
+ * per transaction is cheap: authentication reads the key's roles with the
+ * key and fills the map directly (rbac_cache_prime_key).
  *
  * Bit positions come from the registry (rbac.actions, ordered), loaded into
  * the same cache.  Any change to the extension's tables fires a
@@ -26,6 +31,8 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -33,8 +40,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "port/pg_bitutils.h"
-#include "utils/array.h"
 
 #include "cache.h"
 #include "permission.h"
