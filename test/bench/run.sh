@@ -76,6 +76,7 @@ rounds() {
             cur && /^Time:/ {print $2; cur = 0}' "$QR_DIR/rounds.out" |
             sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
         CNT[$v,$p]=$(awk -v v="$v" '/^MARK / {cur = ($2 == v); next} cur && /^[0-9]+$/ {print; exit}' "$QR_DIR/rounds.out")
+        qr_log "  $p, $v: median ${MS[$v,$p]} ms, ${CNT[$v,$p]} rows"
     done
 }
 
@@ -120,6 +121,7 @@ LAT_AUTH=$(awk '/^SQL script 2/ {s = 1} s == 1 && /latency average/ {print $5; e
 FAILED=$(awk '/number of failed transactions/ {print $5; exit}' "$QR_DIR/pgbench.out")
 STMT_AUTH=$(awk '/rbac_authenticate\(api_key\)/ {print $1; exit}' "$QR_DIR/pgbench.out")
 STMT_KEY=$(awk '/SELECT api_key AS principal/ {print $1; exit}' "$QR_DIR/pgbench.out")
+qr_log "  ms per transaction: plain $LAT_PLAIN, authenticated $LAT_AUTH"
 if [ -z "$LAT_PLAIN" ] || [ -z "$LAT_AUTH" ] || [ "$FAILED" != "0" ]; then
     cat "$QR_DIR/pgbench.out"
     echo "pgbench failed"
