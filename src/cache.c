@@ -128,6 +128,22 @@ static int64 last_tenant = 0;
 static const uint64 *last_bits = NULL;
 static bool last_valid = false;
 
+/*
+ * Masks of the permissions call sites asked for lately (allocated in
+ * RegistryContext, valid for one registry generation).
+ */
+#define MASK_MEMO_SIZE 8
+typedef struct MaskMemo
+{
+	uint64		registry_gen;	/* 0: empty */
+	int			len;
+	char		text[RBAC_PERM_MAXLEN + 1];
+	uint64	   *mask;
+} MaskMemo;
+
+static MaskMemo mask_memo[MASK_MEMO_SIZE];
+static int	mask_memo_next = 0;
+
 static RbacCacheStats stats;
 
 void
@@ -909,6 +925,7 @@ rbac_callsite(FunctionCallInfo fcinfo, Datum permission)
 	RbacPermParts parts;
 	bool		resource_known;
 	bool		action_known;
+	int			i;
 
 	cache_ensure();
 
@@ -940,6 +957,27 @@ rbac_callsite(FunctionCallInfo fcinfo, Datum permission)
 	cs->nwords = registry_words;
 	cs->registry_gen = 0;		/* invalid until fully computed */
 
+	/*
+	 * The executor gives every execution of a statement fresh call sites;
+	 * the masks of the permissions seen lately are kept with the registry
+	 * so that a point lookup does not parse its policy's permission again.
+	 */
+	for (i = 0; i < MASK_MEMO_SIZE; i++)
+	{
+		MaskMemo   *m = &mask_memo[i];
+
+		if (m->registry_gen == registry_gen && m->len == len &&
+			memcmp(m->text, VARDATA_ANY(t), len) == 0)
+		{
+			memcpy(cs->mask, m->mask, sizeof(uint64) * registry_words);
+			memcpy(cs->text, m->text, len + 1);
+			cs->len = len;
+			cs->constant = get_fn_expr_arg_stable(fcinfo->flinfo, PG_NARGS() - 1);
+			cs->registry_gen = registry_gen;
+			return cs;
+		}
+	}
+
 	rbac_permission_datum_parts(permission, &parts);
 	if (!compute_mask(&parts, cs->mask, &resource_known, &action_known))
 	{
@@ -960,6 +998,17 @@ rbac_callsite(FunctionCallInfo fcinfo, Datum permission)
 	cs->len = len;
 	cs->constant = get_fn_expr_arg_stable(fcinfo->flinfo, PG_NARGS() - 1);
 	cs->registry_gen = registry_gen;
+
+	{
+		MaskMemo   *m = &mask_memo[mask_memo_next];
+
+		mask_memo_next = (mask_memo_next + 1) % MASK_MEMO_SIZE;
+		m->mask = MemoryContextAlloc(RegistryContext, sizeof(uint64) * registry_words);
+		memcpy(m->mask, cs->mask, sizeof(uint64) * registry_words);
+		memcpy(m->text, cs->text, len + 1);
+		m->len = len;
+		m->registry_gen = registry_gen;
+	}
 	return cs;
 }
 

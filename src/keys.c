@@ -133,14 +133,40 @@ column(Relation rel, const char *name)
 	return InvalidAttrNumber;	/* not reached */
 }
 
-/* A btree index of rel whose first column is attnum. */
+/*
+ * A btree index of rel whose first column is attnum.  Found once per
+ * backend and table; the relcache's index list (no lock, no open) tells
+ * whether it still exists.
+ */
+typedef struct IndexMemo
+{
+	Oid			relid;
+	AttrNumber	attnum;
+	Oid			indexid;
+} IndexMemo;
+
+#define INDEX_MEMO_SIZE 4
+static IndexMemo index_memo[INDEX_MEMO_SIZE];
+
 static Oid
 index_on(Relation rel, AttrNumber attnum)
 {
 	List	   *indexes = RelationGetIndexList(rel);
 	ListCell   *lc;
 	Oid			found = InvalidOid;
+	int			i;
 
+	for (i = 0; i < INDEX_MEMO_SIZE; i++)
+	{
+		IndexMemo  *m = &index_memo[i];
+
+		if (m->relid == RelationGetRelid(rel) && m->attnum == attnum &&
+			list_member_oid(indexes, m->indexid))
+		{
+			list_free(indexes);
+			return m->indexid;
+		}
+	}
 	foreach(lc, indexes)
 	{
 		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
@@ -156,6 +182,19 @@ index_on(Relation rel, AttrNumber attnum)
 	list_free(indexes);
 	if (!OidIsValid(found))
 		elog(ERROR, "no index on column %d of \"%s\"", attnum, RelationGetRelationName(rel));
+	for (i = 0; i < INDEX_MEMO_SIZE; i++)
+	{
+		IndexMemo  *m = &index_memo[i];
+
+		if (m->relid == InvalidOid || i == INDEX_MEMO_SIZE - 1 ||
+			(m->relid == RelationGetRelid(rel) && m->attnum == attnum))
+		{
+			m->relid = RelationGetRelid(rel);
+			m->attnum = attnum;
+			m->indexid = found;
+			break;
+		}
+	}
 	return found;
 }
 
