@@ -320,8 +320,17 @@ CREATE FUNCTION @extschema@.rbac_verify_key(api_key text,
 
 -- Not STRICT: a NULL tenant or permission denies (false) rather than
 -- yielding NULL.
+-- The planner support function estimates the check's selectivity and lets
+-- an index on tenant_id serve a policy (see src/support.c).
+CREATE FUNCTION rbac._has_permission_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'rbac_has_permission_support' LANGUAGE C STRICT;
 CREATE FUNCTION @extschema@.rbac_has_permission(tenant_id bigint, permission @extschema@.rbac_permission)
     RETURNS boolean AS 'MODULE_PATHNAME', 'rbac_has_permission_tenant'
+    LANGUAGE C STABLE PARALLEL RESTRICTED SUPPORT rbac._has_permission_support;
+-- The tenants in which the current principal holds a permission; what an
+-- index scan under a policy looks up.
+CREATE FUNCTION @extschema@.rbac_permitted_tenants(permission @extschema@.rbac_permission)
+    RETURNS bigint[] AS 'MODULE_PATHNAME', 'rbac_permitted_tenants_sql'
     LANGUAGE C STABLE PARALLEL RESTRICTED;
 CREATE FUNCTION @extschema@.rbac_has_permission(permission @extschema@.rbac_permission)
     RETURNS boolean AS 'MODULE_PATHNAME', 'rbac_has_permission_current'
@@ -1247,5 +1256,6 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.rbac_current_environment(),
     @extschema@.rbac_has_permission(bigint, @extschema@.rbac_permission),
     @extschema@.rbac_has_permission(@extschema@.rbac_permission),
+    @extschema@.rbac_permitted_tenants(@extschema@.rbac_permission),
     @extschema@.rbac_require(bigint, @extschema@.rbac_permission)
 TO PUBLIC;

@@ -3,10 +3,15 @@
  *		Per-backend authorization cache.
  *
  * For the current principal and environment the cache holds, per tenant, a
- * bitmap of the concrete permissions held there, already resolved from
- * roles, templates, groups, patterns, expiry and owner intersection by the
- * SQL function rbac._effective.  A check is then a hash probe and a bit
- * test, with no SPI and no catalog access.
+ * bitmap of the concrete permissions held there, resolved from roles,
+ * templates, groups, patterns, expiry and owner intersection by resolve()
+ * below, which follows the same rules as the SQL function rbac._effective
+ * (used by the administrative reports) with a few kept plans and no
+ * PL/pgSQL.  The map is an open-addressing table keyed by tenant id, so a
+ * check is a multiply, a probe and a bit test, with no SPI and no catalog
+ * access.  Role bitmaps are kept across principals, so that a new API key
+ * per transaction is cheap: authentication reads the key's roles with the
+ * key and fills the map directly (rbac_cache_prime_key).
  *
  * Bit positions come from the registry (rbac.actions, ordered), loaded into
  * the same cache.  Any change to the extension's tables fires a
@@ -26,6 +31,8 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -49,15 +56,26 @@ typedef struct TenantEntry
 	uint64		bits[FLEXIBLE_ARRAY_MEMBER];
 } TenantEntry;
 
+typedef struct RoleEntry
+{
+	int64		role_id;		/* hash key */
+	uint64		bits[FLEXIBLE_ARRAY_MEMBER];
+} RoleEntry;
+
+/* Role bitmaps kept at most; past this the role cache starts afresh. */
+#define RBAC_ROLE_CACHE_MAX 65536
+
 static void cache_relcache_callback(Datum arg, Oid relid);
 static void cache_rebuild(bool has_principal, int64 principal_id,
 						  const char *env);
 static void load_registry(void);
 static void load_tenants(int64 principal_id, const char *env, TimestampTz at);
 static Oid	sentinel_relid(void);
+static int	int64_cmp(const void *a, const void *b);
 static void cache_slow_path(void);
 
 PG_FUNCTION_INFO_V1(rbac_invalidate_trigger);
+PG_FUNCTION_INFO_V1(rbac_has_permission_tenant);
 
 /* Invalidation state: bumped by the relcache callback. */
 static uint64 inval_count = 0;
@@ -71,9 +89,22 @@ static int	registry_words = 0;
 static uint64 registry_gen = 0;
 static bool registry_loaded = false;
 
-/* Authorization map for one principal and environment. */
+/* Role id -> bitmap of the permissions its patterns cover. */
+static MemoryContext RoleContext = NULL;
+static HTAB *role_map = NULL;
+
+/*
+ * Authorization map for one principal and environment: an open-addressing
+ * table of tab_cap slots (a power of two), tenant ids in tab_keys and
+ * their bitmaps, registry_words each, in tab_bits.
+ */
 static MemoryContext AuthContext = NULL;
-static HTAB *tenant_map = NULL;
+static int	tab_cap = 0;
+static int	tab_shift = 64;
+static int	tab_count = 0;
+static int64 *tab_keys = NULL;
+static bool *tab_used = NULL;
+static uint64 *tab_bits = NULL;
 static bool auth_valid = false;
 static bool auth_has_principal = false;
 static int64 auth_principal = 0;
@@ -94,8 +125,24 @@ static int64 map_principal = 0;
 
 /* Memo of the last tenant probed, for scans ordered by tenant. */
 static int64 last_tenant = 0;
-static TenantEntry *last_entry = NULL;
+static const uint64 *last_bits = NULL;
 static bool last_valid = false;
+
+/*
+ * Masks of the permissions call sites asked for lately (allocated in
+ * RegistryContext, valid for one registry generation).
+ */
+#define MASK_MEMO_SIZE 8
+typedef struct MaskMemo
+{
+	uint64		registry_gen;	/* 0: empty */
+	int			len;
+	char		text[RBAC_PERM_MAXLEN + 1];
+	uint64	   *mask;
+} MaskMemo;
+
+static MaskMemo mask_memo[MASK_MEMO_SIZE];
+static int	mask_memo_next = 0;
 
 static RbacCacheStats stats;
 
@@ -105,6 +152,9 @@ rbac_cache_init(void)
 	RegistryContext = AllocSetContextCreate(CacheMemoryContext,
 											"qilin_rbac registry",
 											ALLOCSET_SMALL_SIZES);
+	RoleContext = AllocSetContextCreate(CacheMemoryContext,
+										"qilin_rbac role cache",
+										ALLOCSET_DEFAULT_SIZES);
 	AuthContext = AllocSetContextCreate(CacheMemoryContext,
 										"qilin_rbac authorization cache",
 										ALLOCSET_DEFAULT_SIZES);
@@ -211,6 +261,8 @@ load_registry(void)
 		elog(ERROR, "SPI_execute failed loading the permission registry: %d", ret);
 
 	MemoryContextReset(RegistryContext);
+	MemoryContextReset(RoleContext);
+	role_map = NULL;
 	registry = NULL;
 	registry_len = 0;
 	oldcxt = MemoryContextSwitchTo(RegistryContext);
@@ -229,113 +281,381 @@ load_registry(void)
 	registry_gen++;
 }
 
-/* Index of a concrete permission in the registry, or -1. */
 static int
-registry_index(const RbacPermParts *p)
+int64_cmp(const void *a, const void *b)
 {
-	int			lo = 0,
-				hi = registry_len - 1;
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
 
-	while (lo <= hi)
+	return (x > y) - (x < y);
+}
+
+/* Home slot of a tenant in the authorization table (Fibonacci hashing). */
+static inline int
+tab_slot(int64 tenant_id)
+{
+	return (int) (((uint64) tenant_id * UINT64CONST(0x9E3779B97F4A7C15)) >> tab_shift);
+}
+
+/* The bitmap held in a tenant, or NULL when nothing is held there. */
+static inline const uint64 *
+tab_find(int64 tenant_id)
+{
+	int			slot;
+
+	if (tab_count == 0)
+		return NULL;
+	slot = tab_slot(tenant_id);
+	while (tab_used[slot])
 	{
-		int			mid = (lo + hi) / 2;
-		int			c = strcmp(registry[mid].parts.resource, p->resource);
-
-		if (c == 0)
-			c = strcmp(registry[mid].parts.action, p->action);
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
+		if (tab_keys[slot] == tenant_id)
+			return &tab_bits[slot * registry_words];
+		slot = (slot + 1) & (tab_cap - 1);
 	}
-	return -1;
+	return NULL;
+}
+
+/*
+ * Kept plans for resolving a principal's permissions.  They are prepared
+ * once per backend (the plan cache re-plans them after DDL), with every
+ * name schema-qualified, and run as the bootstrap superuser.
+ */
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *slot, const char *query, int nargs, Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return *slot;
+}
+
+static SPIPlanPtr key_plan = NULL;
+static SPIPlanPtr assign_plan = NULL;
+static SPIPlanPtr roleperm_plan = NULL;
+
+/* Run a kept plan on the latest snapshot (see load_tenants). */
+static void
+run_plan(SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+	int			ret = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+										   InvalidSnapshot, true, false, 0);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_snapshot failed: %d", ret);
+}
+
+static inline void
+until_min(TimestampTz *until, TimestampTz t)
+{
+	if (t < *until)
+		*until = t;
+}
+
+/*
+ * The bitmap of a role: its patterns expanded against the registry.  Roles
+ * are shared by many principals (every key issued with the same role), so
+ * their bitmaps survive a change of principal and are dropped only with
+ * the registry, on invalidation.
+ */
+static void
+load_roles(int64 *role_ids, int nroles)
+{
+	Datum	   *missing = palloc(sizeof(Datum) * Max(nroles, 1));
+	int			nmissing = 0;
+	int			i;
+	Datum		values[1];
+	uint64		r;
+	Oid			argtypes[1] = {INT8ARRAYOID};
+
+	if (role_map == NULL ||
+		hash_get_num_entries(role_map) + nroles > RBAC_ROLE_CACHE_MAX)
+	{
+		HASHCTL		ctl;
+
+		MemoryContextReset(RoleContext);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = offsetof(RoleEntry, bits) + sizeof(uint64) * registry_words;
+		ctl.hcxt = RoleContext;
+		role_map = hash_create("qilin_rbac roles", 256, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	for (i = 0; i < nroles; i++)
+	{
+		bool		found;
+		RoleEntry  *e = hash_search(role_map, &role_ids[i], HASH_ENTER, &found);
+
+		if (!found)
+		{
+			memset(e->bits, 0, sizeof(uint64) * registry_words);
+			missing[nmissing++] = Int64GetDatum(role_ids[i]);
+		}
+	}
+	if (nmissing == 0)
+		return;
+
+	values[0] = PointerGetDatum(construct_array(missing, nmissing, INT8OID,
+												sizeof(int64), FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	run_plan(keep_plan(&roleperm_plan,
+					   "SELECT role_id, permission FROM rbac.role_permissions "
+					   "WHERE role_id OPERATOR(pg_catalog.=) ANY ($1)",
+					   1, argtypes),
+			 values, NULL);
+	for (r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int64		role_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		perm = SPI_getbinval(SPI_tuptable->vals[r],
+										 SPI_tuptable->tupdesc, 2, &isnull);
+		RoleEntry  *e = hash_search(role_map, &role_id, HASH_FIND, NULL);
+		RbacPermParts pattern;
+		int			k;
+
+		if (e == NULL)
+			continue;
+		rbac_permission_datum_parts(perm, &pattern);
+		for (k = 0; k < registry_len; k++)
+			if (rbac_parts_cover(&pattern, &registry[k].parts))
+				e->bits[k / 64] |= UINT64CONST(1) << (k % 64);
+	}
+}
+
+/*
+ * Effective permissions of a principal at a moment, into map (tenant ->
+ * bitmap): the same rules as the SQL function rbac._effective, which the
+ * administrative reports use.  A key acts only in its own tenant, only
+ * while live, and never beyond its owner there.  *until is lowered to the
+ * first moment the answer could change without any table changing.
+ */
+static void
+resolve(HTAB *map, int64 principal_id, const char *env, TimestampTz at,
+		bool one_tenant, int64 tenant_id, TimestampTz *until, int depth)
+{
+	Oid			keytypes[1] = {INT8OID};
+	Oid			argtypes[4] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		is_key = false;
+	bool		has_owner = false;
+	int64		owner_id = 0;
+	int64	   *tenants;
+	int64	   *roles;
+	uint64		n,
+				i;
+
+	check_stack_depth();
+	if (depth > 8)
+		elog(ERROR, "API key owners nest too deeply");
+
+	values[0] = Int64GetDatum(principal_id);
+	run_plan(keep_plan(&key_plan,
+					   "SELECT tenant_id, owner_id, expires_at, revoked_at "
+					   "FROM rbac.api_keys WHERE principal_id OPERATOR(pg_catalog.=) $1",
+					   1, keytypes),
+			 values, NULL);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		key_tenant = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		Datum		d;
+
+		is_key = true;
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		if (!isnull)
+		{
+			has_owner = true;
+			owner_id = DatumGetInt64(d);
+		}
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		if (!isnull)
+		{
+			if (DatumGetTimestampTz(d) <= at)
+				return;
+			until_min(until, DatumGetTimestampTz(d));
+		}
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		if (!isnull)
+		{
+			if (DatumGetTimestampTz(d) <= at)
+				return;
+			until_min(until, DatumGetTimestampTz(d));
+		}
+		if (one_tenant && tenant_id != key_tenant)
+			return;
+		one_tenant = true;
+		tenant_id = key_tenant;
+	}
+
+	values[1] = env ? CStringGetTextDatum(env) : (Datum) 0;
+	nulls[1] = env ? ' ' : 'n';
+	values[2] = TimestampTzGetDatum(at);
+	values[3] = one_tenant ? Int64GetDatum(tenant_id) : (Datum) 0;
+	nulls[3] = one_tenant ? ' ' : 'n';
+	run_plan(keep_plan(&assign_plan,
+					   "WITH RECURSIVE h(id) AS ("
+					   "  SELECT $1"
+					   "  UNION"
+					   "  SELECT gm.group_id FROM rbac.group_members gm"
+					   "  JOIN h ON gm.member_id OPERATOR(pg_catalog.=) h.id) "
+					   "SELECT a.tenant_id, a.role_id, a.expires_at "
+					   "FROM h JOIN rbac.assignments a ON a.principal_id OPERATOR(pg_catalog.=) h.id "
+					   "WHERE (a.environment IS NULL OR a.environment OPERATOR(pg_catalog.=) $2) "
+					   "  AND (a.expires_at IS NULL OR a.expires_at OPERATOR(pg_catalog.>) $3) "
+					   "  AND ($4 IS NULL OR a.tenant_id OPERATOR(pg_catalog.=) $4)",
+					   4, argtypes),
+			 values, nulls);
+
+	/* copy out: loading roles and the owner reuse SPI_tuptable */
+	n = SPI_processed;
+	tenants = palloc(sizeof(int64) * Max(n, 1));
+	roles = palloc(sizeof(int64) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+
+		tenants[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		roles[i] = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		if (!isnull)
+			until_min(until, DatumGetTimestampTz(d));
+	}
+	load_roles(roles, (int) n);
+	for (i = 0; i < n; i++)
+	{
+		RoleEntry  *r = hash_search(role_map, &roles[i], HASH_FIND, NULL);
+		TenantEntry *e;
+		bool		found;
+		int			w;
+
+		if (r == NULL)
+			continue;
+		e = hash_search(map, &tenants[i], HASH_ENTER, &found);
+		if (!found)
+			memset(e->bits, 0, sizeof(uint64) * registry_words);
+		for (w = 0; w < registry_words; w++)
+			e->bits[w] |= r->bits[w];
+	}
+
+	if (is_key && has_owner)
+	{
+		TenantEntry *mine = hash_search(map, &tenant_id, HASH_FIND, NULL);
+
+		if (mine != NULL)
+		{
+			HASHCTL		ctl;
+			HTAB	   *owner_map;
+			TenantEntry *theirs;
+			int			w;
+
+			memset(&ctl, 0, sizeof(ctl));
+			ctl.keysize = sizeof(int64);
+			ctl.entrysize = offsetof(TenantEntry, bits) + sizeof(uint64) * registry_words;
+			ctl.hcxt = CurrentMemoryContext;
+			owner_map = hash_create("qilin_rbac owner", 16, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+			resolve(owner_map, owner_id, env, at, true, tenant_id, until, depth + 1);
+			theirs = hash_search(owner_map, &tenant_id, HASH_FIND, NULL);
+			for (w = 0; w < registry_words; w++)
+				mine->bits[w] &= theirs ? theirs->bits[w] : 0;
+			hash_destroy(owner_map);
+		}
+	}
+	pfree(tenants);
+	pfree(roles);
+}
+
+static bool
+bits_empty(const uint64 *bits)
+{
+	int			w;
+
+	for (w = 0; w < registry_words; w++)
+		if (bits[w] != 0)
+			return false;
+	return true;
+}
+
+/*
+ * An open-addressing table for n tenants, at most half full: a check is
+ * then one multiply, a shift and usually one compare.
+ */
+static void
+tab_alloc(int n)
+{
+	int			cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	tab_cap = cap;
+	tab_shift = 64 - pg_leftmost_one_pos64((uint64) cap);
+	tab_count = n;
+	tab_keys = MemoryContextAlloc(AuthContext, sizeof(int64) * cap);
+	tab_used = MemoryContextAllocZero(AuthContext, sizeof(bool) * cap);
+	tab_bits = MemoryContextAllocZero(AuthContext, sizeof(uint64) * registry_words * cap);
+}
+
+static void
+tab_insert(int64 tenant_id, const uint64 *bits)
+{
+	int			slot = tab_slot(tenant_id);
+
+	while (tab_used[slot])
+		slot = (slot + 1) & (tab_cap - 1);
+	tab_used[slot] = true;
+	tab_keys[slot] = tenant_id;
+	memcpy(&tab_bits[slot * registry_words], bits, sizeof(uint64) * registry_words);
 }
 
 static void
 load_tenants(int64 principal_id, const char *env, TimestampTz at)
 {
-	Oid			argtypes[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	SPIPlanPtr	plan;
-	int			ret;
-	uint64		i;
 	HASHCTL		ctl;
-
-	values[0] = Int64GetDatum(principal_id);
-	if (env)
-		values[1] = CStringGetTextDatum(env);
-	else
-	{
-		values[1] = (Datum) 0;
-		nulls[1] = 'n';
-	}
-	values[2] = TimestampTzGetDatum(at);
+	HTAB	   *map;
+	HASH_SEQ_STATUS seq;
+	TenantEntry *e;
+	TimestampTz until = DT_NOEND;
+	int			n = 0;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = offsetof(TenantEntry, bits) + sizeof(uint64) * registry_words;
-	ctl.hcxt = AuthContext;
-	tenant_map = hash_create("qilin_rbac tenants", 64, &ctl,
-							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.hcxt = CurrentMemoryContext;
+	map = hash_create("qilin_rbac resolution", 64, &ctl,
+					  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
 	/*
 	 * Use the latest snapshot, not the transaction's: an invalidation that
 	 * arrives inside a repeatable-read transaction must not be answered by
 	 * rebuilding from data older than the change that caused it.
 	 */
-	plan = SPI_prepare("SELECT tenant_id, permission FROM rbac._effective($1, $2, $3)",
-					   3, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	ret = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
-							   InvalidSnapshot, true, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_snapshot failed: %d", ret);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64		tenant = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-														 SPI_tuptable->tupdesc, 1, &isnull));
-		Datum		perm = SPI_getbinval(SPI_tuptable->vals[i],
-										 SPI_tuptable->tupdesc, 2, &isnull);
-		RbacPermParts parts;
-		int			idx;
-		TenantEntry *e;
-		bool		found;
+	resolve(map, principal_id, env, at, false, 0, &until, 0);
+	auth_valid_until = until;
 
-		rbac_permission_datum_parts(perm, &parts);
-		idx = registry_index(&parts);
-		if (idx < 0)
-			continue;			/* registered after the registry was read */
-		e = hash_search(tenant_map, &tenant, HASH_ENTER, &found);
-		if (!found)
-			memset(e->bits, 0, sizeof(uint64) * registry_words);
-		e->bits[idx / 64] |= UINT64CONST(1) << (idx % 64);
-	}
-
-	plan = SPI_prepare("SELECT rbac._next_change($1, $2)", 2,
-					   (Oid[]) {INT8OID, TIMESTAMPTZOID});
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	values[1] = TimestampTzGetDatum(at);
-	nulls[1] = ' ';
-	ret = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
-							   InvalidSnapshot, true, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_snapshot failed: %d", ret);
-	auth_valid_until = DT_NOEND;
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-									  SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			auth_valid_until = DatumGetTimestampTz(d);
-	}
+	/* freeze into the table; tenants where nothing is held are left out */
+	hash_seq_init(&seq, map);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (!bits_empty(e->bits))
+			n++;
+	tab_alloc(n);
+	hash_seq_init(&seq, map);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (!bits_empty(e->bits))
+			tab_insert(e->tenant_id, e->bits);
+	hash_destroy(map);
 }
 
 /*
@@ -361,7 +681,11 @@ cache_rebuild(bool has_principal, int64 principal_id, const char *env)
 					 errhint("Run CREATE EXTENSION qilin_rbac.")));
 
 		MemoryContextReset(AuthContext);
-		tenant_map = NULL;
+		tab_cap = 0;
+		tab_count = 0;
+		tab_keys = NULL;
+		tab_used = NULL;
+		tab_bits = NULL;
 		last_valid = false;
 		auth_valid = false;
 		auth_valid_until = DT_NOEND;
@@ -386,6 +710,66 @@ cache_rebuild(bool has_principal, int64 principal_id, const char *env)
 	auth_has_env = (env != NULL);
 	if (env)
 		strlcpy(auth_env, env, sizeof(auth_env));
+}
+
+/* The invalidation count, to tell whether one arrived meanwhile. */
+uint64
+rbac_cache_inval_mark(void)
+{
+	return inval_count;
+}
+
+/*
+ * Fill the cache for an API key that was just authenticated, from what the
+ * authentication probe read along with the key: its live roles in its
+ * tenant and environment, and when the first of them expires.  This is
+ * what resolve() would find for a key that has no owner and belongs to no
+ * group, so a new key per transaction costs no further query.  Declines
+ * (and leaves the next check to rebuild as usual) whenever anything else
+ * could matter: an owner, a group, a role whose bitmap is not cached, an
+ * environment other than the key's, or an invalidation since mark.
+ */
+void
+rbac_cache_prime_key(const RbacKeyPrime *k, uint64 mark)
+{
+	const char *env = rbac_session_environment();
+	uint64	   *bits;
+	int			i;
+
+	if (inval_count != mark || !registry_loaded || role_map == NULL ||
+		!OidIsValid(cached_sentinel) || k->has_owner || k->in_group ||
+		env == NULL || strcmp(env, k->env) != 0)
+		return;
+	bits = palloc0(sizeof(uint64) * registry_words);
+	for (i = 0; i < k->nroles; i++)
+	{
+		RoleEntry  *r = hash_search(role_map, &k->roles[i], HASH_FIND, NULL);
+		int			w;
+
+		if (r == NULL)
+		{
+			pfree(bits);
+			return;
+		}
+		for (w = 0; w < registry_words; w++)
+			bits[w] |= r->bits[w];
+	}
+
+	stats.rebuilds++;
+	MemoryContextReset(AuthContext);
+	last_valid = false;
+	tab_alloc(bits_empty(bits) ? 0 : 1);
+	if (!bits_empty(bits))
+		tab_insert(k->tenant_id, bits);
+	pfree(bits);
+	auth_valid_until = k->valid_until;
+	auth_valid = true;
+	auth_has_principal = true;
+	auth_principal = k->key_id;
+	auth_has_env = true;
+	strlcpy(auth_env, k->env, sizeof(auth_env));
+	seen_identity_gen = rbac_identity_generation;
+	seen_userid = GetUserId();
 }
 
 /* The principal mapped to the current database role, if any. */
@@ -505,22 +889,57 @@ cache_ensure(void)
  * here (22023), naming the unknown part.  A pattern ("pipeline.*") asks for
  * every permission it covers.
  */
+static bool
+compute_mask(const RbacPermParts *parts, uint64 *mask,
+			 bool *resource_known, bool *action_known)
+{
+	bool		any = false;
+	int			i;
+
+	*resource_known = false;
+	*action_known = false;
+	memset(mask, 0, sizeof(uint64) * registry_words);
+	for (i = 0; i < registry_len; i++)
+	{
+		const RbacPermParts *r = &registry[i].parts;
+
+		if (parts->resource[0] == '*' || strcmp(parts->resource, r->resource) == 0)
+			*resource_known = true;
+		if (parts->action[0] == '*' || strcmp(parts->action, r->action) == 0)
+			*action_known = true;
+		if (rbac_parts_cover(parts, r))
+		{
+			mask[i / 64] |= UINT64CONST(1) << (i % 64);
+			any = true;
+		}
+	}
+	return any;
+}
+
 RbacCallSite *
 rbac_callsite(FunctionCallInfo fcinfo, Datum permission)
 {
 	RbacCallSite *cs = (RbacCallSite *) fcinfo->flinfo->fn_extra;
-	text	   *t = DatumGetTextPP(permission);
-	int			len = VARSIZE_ANY_EXHDR(t);
+	text	   *t;
+	int			len;
 	RbacPermParts parts;
-	bool		any = false;
-	bool		resource_known = false;
-	bool		action_known = false;
+	bool		resource_known;
+	bool		action_known;
 	int			i;
 
 	cache_ensure();
 
-	if (likely(cs != NULL && cs->registry_gen == registry_gen &&
-			   cs->len == len && memcmp(cs->text, VARDATA_ANY(t), len) == 0))
+	/*
+	 * A constant argument (the policy's 'product.read') was parsed on the
+	 * first row; it cannot change within the query.
+	 */
+	if (likely(cs != NULL && cs->registry_gen == registry_gen && cs->constant))
+		return cs;
+
+	t = DatumGetTextPP(permission);
+	len = VARSIZE_ANY_EXHDR(t);
+	if (cs != NULL && cs->registry_gen == registry_gen &&
+		cs->len == len && memcmp(cs->text, VARDATA_ANY(t), len) == 0)
 		return cs;
 
 	if (cs == NULL)
@@ -536,25 +955,31 @@ rbac_callsite(FunctionCallInfo fcinfo, Datum permission)
 										  sizeof(uint64) * registry_words);
 	}
 	cs->nwords = registry_words;
-	memset(cs->mask, 0, sizeof(uint64) * registry_words);
 	cs->registry_gen = 0;		/* invalid until fully computed */
 
-	rbac_permission_datum_parts(permission, &parts);
-	for (i = 0; i < registry_len; i++)
+	/*
+	 * The executor gives every execution of a statement fresh call sites;
+	 * the masks of the permissions seen lately are kept with the registry
+	 * so that a point lookup does not parse its policy's permission again.
+	 */
+	for (i = 0; i < MASK_MEMO_SIZE; i++)
 	{
-		const RbacPermParts *r = &registry[i].parts;
+		MaskMemo   *m = &mask_memo[i];
 
-		if (parts.resource[0] == '*' || strcmp(parts.resource, r->resource) == 0)
-			resource_known = true;
-		if (parts.action[0] == '*' || strcmp(parts.action, r->action) == 0)
-			action_known = true;
-		if (rbac_parts_cover(&parts, r))
+		if (m->registry_gen == registry_gen && m->len == len &&
+			memcmp(m->text, VARDATA_ANY(t), len) == 0)
 		{
-			cs->mask[i / 64] |= UINT64CONST(1) << (i % 64);
-			any = true;
+			memcpy(cs->mask, m->mask, sizeof(uint64) * registry_words);
+			memcpy(cs->text, m->text, len + 1);
+			cs->len = len;
+			cs->constant = get_fn_expr_arg_stable(fcinfo->flinfo, PG_NARGS() - 1);
+			cs->registry_gen = registry_gen;
+			return cs;
 		}
 	}
-	if (!any)
+
+	rbac_permission_datum_parts(permission, &parts);
+	if (!compute_mask(&parts, cs->mask, &resource_known, &action_known))
 	{
 		if (!resource_known)
 			ereport(ERROR,
@@ -569,43 +994,155 @@ rbac_callsite(FunctionCallInfo fcinfo, Datum permission)
 						   "No resource has this action registered.")));
 	}
 	memcpy(cs->text, VARDATA_ANY(t), len);
+	cs->text[len] = '\0';
 	cs->len = len;
+	cs->constant = get_fn_expr_arg_stable(fcinfo->flinfo, PG_NARGS() - 1);
 	cs->registry_gen = registry_gen;
+
+	{
+		MaskMemo   *m = &mask_memo[mask_memo_next];
+
+		mask_memo_next = (mask_memo_next + 1) % MASK_MEMO_SIZE;
+		m->mask = MemoryContextAlloc(RegistryContext, sizeof(uint64) * registry_words);
+		memcpy(m->mask, cs->mask, sizeof(uint64) * registry_words);
+		memcpy(m->text, cs->text, len + 1);
+		m->len = len;
+		m->registry_gen = registry_gen;
+	}
 	return cs;
 }
 
+/* Does the bitmap hold every permission of the mask? */
+static inline bool
+bits_cover(const uint64 *bits, const uint64 *mask, int nwords)
+{
+	int			w;
+
+	for (w = 0; w < nwords; w++)
+		if ((bits[w] & mask[w]) != mask[w])
+			return false;
+	return true;
+}
+
+/*
+ * The tenants in which the current principal holds every permission of
+ * cs, in ascending order, into a palloc'd array; returns how many.
+ */
+int
+rbac_permitted_tenants(RbacCallSite *cs, int64 **tenants)
+{
+	int			n = 0;
+	int			slot;
+
+	*tenants = palloc(sizeof(int64) * Max(tab_count, 1));
+	for (slot = 0; slot < tab_cap && tab_count > 0; slot++)
+		if (tab_used[slot] &&
+			bits_cover(&tab_bits[slot * registry_words], cs->mask, cs->nwords))
+			(*tenants)[n++] = tab_keys[slot];
+	if (n > 1)
+		qsort(*tenants, n, sizeof(int64), int64_cmp);
+	return n;
+}
+
+/*
+ * For the planner: in how many tenants does the current principal hold
+ * the permission, out of how many where it holds anything?  False when
+ * the permission is unknown (the executor reports that, if it runs).
+ */
+bool
+rbac_plan_permitted_count(Datum permission, int *count)
+{
+	RbacPermParts parts;
+	uint64	   *mask;
+	bool		resource_known;
+	bool		action_known;
+	int			slot;
+
+	cache_ensure();
+	{
+		text	   *t = DatumGetTextPP(permission);
+
+		if (rbac_permission_parse(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &parts) != RBAC_PERM_OK)
+			return false;
+	}
+	mask = palloc(sizeof(uint64) * registry_words);
+	if (!compute_mask(&parts, mask, &resource_known, &action_known))
+		return false;
+	*count = 0;
+	for (slot = 0; slot < tab_cap && tab_count > 0; slot++)
+		if (tab_used[slot] &&
+			bits_cover(&tab_bits[slot * registry_words], mask, registry_words))
+			(*count)++;
+	pfree(mask);
+	return true;
+}
+
 /* Does the current principal hold every permission of cs in tenant_id? */
+static inline bool
+check_inline(int64 tenant_id, const RbacCallSite *cs)
+{
+	const uint64 *bits;
+
+	if (last_valid && last_tenant == tenant_id)
+		bits = last_bits;
+	else
+	{
+		bits = tab_find(tenant_id);
+		last_tenant = tenant_id;
+		last_bits = bits;
+		last_valid = true;
+	}
+	if (bits == NULL)
+		return false;
+	if (likely(cs->nwords == 1))
+		return (bits[0] & cs->mask[0]) == cs->mask[0];
+	return bits_cover(bits, cs->mask, cs->nwords);
+}
+
 bool
 rbac_check(int64 tenant_id, RbacCallSite *cs)
 {
-	TenantEntry *e;
-	int			w;
-
 	/* rbac_callsite ran cache_ensure for this row already */
-	if (!auth_has_principal || tenant_map == NULL)
-		return false;
-	if (last_valid && last_tenant == tenant_id)
-		e = last_entry;
-	else
+	return check_inline(tenant_id, cs);
+}
+
+/*
+ * rbac_has_permission(tenant_id bigint, permission rbac_permission)
+ *
+ * The hot path: one call per row under a policy.  It lives here rather
+ * than in check.c beside the other checkers so that the common case (a
+ * constant permission, a cache already confirmed in this statement for
+ * this identity) compiles into one function: a handful of compares, a
+ * multiply and a bit test.  Deny by default: NULL arguments, no principal
+ * or no grant all give false.
+ */
+Datum
+rbac_has_permission_tenant(PG_FUNCTION_ARGS)
+{
+	RbacCallSite *cs = (RbacCallSite *) fcinfo->flinfo->fn_extra;
+	int64		tenant_id;
+
+	if (unlikely(PG_ARGISNULL(0) || PG_ARGISNULL(1)))
+		PG_RETURN_BOOL(false);
+	tenant_id = PG_GETARG_INT64(0);
+	if (likely(cs != NULL && cs->constant && cs->registry_gen == registry_gen &&
+			   auth_valid &&
+			   seen_stmt == GetCurrentStatementStartTimestamp() &&
+			   seen_identity_gen == rbac_identity_generation &&
+			   seen_userid == GetUserId()))
 	{
-		e = hash_search(tenant_map, &tenant_id, HASH_FIND, NULL);
-		last_tenant = tenant_id;
-		last_entry = e;
-		last_valid = true;
+		stats.hits++;
+		PG_RETURN_BOOL(check_inline(tenant_id, cs));
 	}
-	if (e == NULL)
-		return false;
-	for (w = 0; w < cs->nwords; w++)
-		if ((e->bits[w] & cs->mask[w]) != cs->mask[w])
-			return false;
-	return true;
+	PG_RETURN_BOOL(check_inline(tenant_id, rbac_callsite(fcinfo, PG_GETARG_DATUM(1))));
 }
 
 void
 rbac_cache_stats(RbacCacheStats *out)
 {
 	*out = stats;
-	out->tenants = tenant_map ? hash_get_num_entries(tenant_map) : 0;
+	out->tenants = tab_count;
 	out->bytes = MemoryContextMemAllocated(AuthContext, true) +
+		MemoryContextMemAllocated(RoleContext, true) +
 		MemoryContextMemAllocated(RegistryContext, true);
 }

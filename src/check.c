@@ -12,14 +12,15 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "cache.h"
 #include "session.h"
 
-PG_FUNCTION_INFO_V1(rbac_has_permission_tenant);
 PG_FUNCTION_INFO_V1(rbac_has_permission_current);
 PG_FUNCTION_INFO_V1(rbac_require);
+PG_FUNCTION_INFO_V1(rbac_permitted_tenants_sql);
 PG_FUNCTION_INFO_V1(rbac_current_principal);
 PG_FUNCTION_INFO_V1(rbac_current_tenant);
 PG_FUNCTION_INFO_V1(rbac_current_environment);
@@ -28,21 +29,35 @@ PG_FUNCTION_INFO_V1(rbac_caller_role);
 PG_FUNCTION_INFO_V1(rbac_set_principal);
 PG_FUNCTION_INFO_V1(rbac_reset);
 
+/* rbac_has_permission(tenant_id, permission), the policy form, is in cache.c */
+
 /*
- * rbac_has_permission(tenant_id bigint, permission rbac_permission)
+ * rbac_permitted_tenants(permission rbac_permission) -> bigint[]
  *
- * The hot path: one call per row under a policy.  Deny by default: NULL
- * arguments, no principal or no grant all give false.
+ * The tenants in which the current principal holds the permission, in
+ * ascending order.  The planner support function of rbac_has_permission
+ * turns a policy's check into "tenant_id = ANY (rbac_permitted_tenants(...))"
+ * for an index scan; being stable, it is evaluated once when the scan
+ * starts, so a cached plan always answers for the principal of the moment.
  */
 Datum
-rbac_has_permission_tenant(PG_FUNCTION_ARGS)
+rbac_permitted_tenants_sql(PG_FUNCTION_ARGS)
 {
 	RbacCallSite *cs;
+	int64	   *tenants;
+	Datum	   *elems;
+	int			n,
+				i;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_BOOL(false);
-	cs = rbac_callsite(fcinfo, PG_GETARG_DATUM(1));
-	PG_RETURN_BOOL(rbac_check(PG_GETARG_INT64(0), cs));
+	if (PG_ARGISNULL(0))
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
+	cs = rbac_callsite(fcinfo, PG_GETARG_DATUM(0));
+	n = rbac_permitted_tenants(cs, &tenants);
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(tenants[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /* rbac_has_permission(permission): in the authenticated key's tenant */

@@ -4,7 +4,8 @@
  *
  * A key is shown once, when it is made, and then only its BLAKE2b hash is
  * kept.  Authentication hashes the presented key and probes the unique
- * index on the hash: one hash, one index probe, no write.  Nothing here
+ * index on the hash directly (no SPI): one hash, one index probe, no
+ * write.  Nothing here
  * puts a key into an error message, and authentication errors hide the
  * statement from the server log (errhidestmt), since the statement text
  * holds the key.
@@ -13,11 +14,22 @@
 
 #include <sodium.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -54,9 +66,8 @@ typedef struct KeyLookup
 	char		env[RBAC_ENV_MAXLEN + 1];
 	bool		has_expires;
 	TimestampTz expires_at;
+	RbacKeyPrime prime;			/* for the cache, when VALID */
 } KeyLookup;
-
-static SPIPlanPtr lookup_plan = NULL;
 
 /*
  * rbac._generate_key(environment text)
@@ -105,10 +116,179 @@ rbac_generate_key(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }
 
+/* Column of a relation by name (the extension's own tables). */
+static AttrNumber
+column(Relation rel, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	elog(ERROR, "column \"%s\" of \"%s\" not found", name, RelationGetRelationName(rel));
+	return InvalidAttrNumber;	/* not reached */
+}
+
+/*
+ * A btree index of rel whose first column is attnum.  Found once per
+ * backend and table; the relcache's index list (no lock, no open) tells
+ * whether it still exists.
+ */
+typedef struct IndexMemo
+{
+	Oid			relid;
+	AttrNumber	attnum;
+	Oid			indexid;
+} IndexMemo;
+
+#define INDEX_MEMO_SIZE 4
+static IndexMemo index_memo[INDEX_MEMO_SIZE];
+
+static Oid
+index_on(Relation rel, AttrNumber attnum)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+	int			i;
+
+	for (i = 0; i < INDEX_MEMO_SIZE; i++)
+	{
+		IndexMemo  *m = &index_memo[i];
+
+		if (m->relid == RelationGetRelid(rel) && m->attnum == attnum &&
+			list_member_oid(indexes, m->indexid))
+		{
+			list_free(indexes);
+			return m->indexid;
+		}
+	}
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+
+		if (irel->rd_rel->relam == BTREE_AM_OID &&
+			irel->rd_index->indkey.values[0] == attnum &&
+			heap_attisnull(irel->rd_indextuple, Anum_pg_index_indpred, NULL))
+			found = RelationGetRelid(irel);
+		index_close(irel, AccessShareLock);
+		if (OidIsValid(found))
+			break;
+	}
+	list_free(indexes);
+	if (!OidIsValid(found))
+		elog(ERROR, "no index on column %d of \"%s\"", attnum, RelationGetRelationName(rel));
+	for (i = 0; i < INDEX_MEMO_SIZE; i++)
+	{
+		IndexMemo  *m = &index_memo[i];
+
+		if (m->relid == InvalidOid || i == INDEX_MEMO_SIZE - 1 ||
+			(m->relid == RelationGetRelid(rel) && m->attnum == attnum))
+		{
+			m->relid = RelationGetRelid(rel);
+			m->attnum = attnum;
+			m->indexid = found;
+			break;
+		}
+	}
+	return found;
+}
+
+/* Open one of the extension's tables, or NULL if it is not installed. */
+static Relation
+open_table(const char *name)
+{
+	Oid			nsp = get_namespace_oid("rbac", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("qilin_rbac is not installed in this database"),
+				 errhint("Run CREATE EXTENSION qilin_rbac.")));
+	return table_open(relid, AccessShareLock);
+}
+
+/*
+ * What the cache needs to answer for a valid key without another query
+ * (see rbac_cache_prime_key): its live roles in its tenant and
+ * environment, the first of them to expire, and whether it is in a group.
+ */
+static void
+read_key_roles(KeyLookup *out, Snapshot snap, TimestampTz now)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	AttrNumber	a_principal,
+				a_role,
+				a_tenant,
+				a_env,
+				a_expires;
+	int			cap = 4;
+
+	rel = open_table("assignments");
+	a_principal = column(rel, "principal_id");
+	a_role = column(rel, "role_id");
+	a_tenant = column(rel, "tenant_id");
+	a_env = column(rel, "environment");
+	a_expires = column(rel, "expires_at");
+	out->prime.roles = palloc(sizeof(int64) * cap);
+	ScanKeyInit(&key, a_principal, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(out->key_id));
+	scan = systable_beginscan(rel, index_on(rel, a_principal), true, snap, 1, &key);
+	while ((tup = systable_getnext(scan)) != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		Datum		d;
+
+		if (DatumGetInt64(heap_getattr(tup, a_tenant, desc, &isnull)) != out->tenant_id)
+			continue;
+		d = heap_getattr(tup, a_env, desc, &isnull);
+		if (!isnull && strcmp(TextDatumGetCString(d), out->env) != 0)
+			continue;
+		d = heap_getattr(tup, a_expires, desc, &isnull);
+		if (!isnull)
+		{
+			if (DatumGetTimestampTz(d) <= now)
+				continue;
+			if (DatumGetTimestampTz(d) < out->prime.valid_until)
+				out->prime.valid_until = DatumGetTimestampTz(d);
+		}
+		if (out->prime.nroles == cap)
+		{
+			cap *= 2;
+			out->prime.roles = repalloc(out->prime.roles, sizeof(int64) * cap);
+		}
+		out->prime.roles[out->prime.nroles++] =
+			DatumGetInt64(heap_getattr(tup, a_role, desc, &isnull));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	rel = open_table("group_members");
+	a_principal = column(rel, "member_id");
+	ScanKeyInit(&key, a_principal, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(out->key_id));
+	scan = systable_beginscan(rel, index_on(rel, a_principal), true, snap, 1, &key);
+	out->prime.in_group = (systable_getnext(scan) != NULL);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
 /*
  * Check a presented key: its shape and checksum first (no table touched),
- * then one probe of the unique index on the hash.  The key text is only
- * read in place; no copy of it is made.
+ * then one probe of the unique index on the hash, read directly (no SPI,
+ * no plan), on the latest snapshot: a revocation committed a moment ago
+ * must count.  The key text is only read in place; no copy of it is made.
+ * A valid key's roles are read along with it, for the cache.
  */
 static void
 lookup_key(text *key, KeyLookup *out)
@@ -118,10 +298,13 @@ lookup_key(text *key, KeyLookup *out)
 	char		env[RBAC_ENV_MAXLEN + 1];
 	unsigned char hash[RBAC_KEY_HASH_BYTES];
 	bytea	   *hashval;
-	Datum		values[1];
-	RbacPrivState priv;
-	int			ret;
 	TimestampTz now = rbac_check_time();
+	Relation	rel;
+	ScanKeyData skey;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Snapshot	snap;
+	AttrNumber	a_hash;
 
 	memset(out, 0, sizeof(*out));
 	out->parse = rbac_key_parse(k, len, env);
@@ -135,58 +318,48 @@ lookup_key(text *key, KeyLookup *out)
 	SET_VARSIZE(hashval, VARHDRSZ + RBAC_KEY_HASH_BYTES);
 	memcpy(VARDATA(hashval), hash, RBAC_KEY_HASH_BYTES);
 	sodium_memzero(hash, sizeof(hash));
-	values[0] = PointerGetDatum(hashval);
 
-	rbac_priv_enter(&priv);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (lookup_plan == NULL)
-	{
-		Oid			argtypes[1] = {BYTEAOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("SELECT principal_id, tenant_id, environment, expires_at, "
-						   "revoked_at FROM rbac.api_keys WHERE key_hash = $1",
-						   1, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		lookup_plan = plan;
-	}
-	/* latest snapshot: a revocation committed a moment ago must count */
-	ret = SPI_execute_snapshot(lookup_plan, values, NULL, GetLatestSnapshot(),
-							   InvalidSnapshot, true, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_snapshot failed: %d", ret);
-
-	if (SPI_processed == 0)
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	rel = open_table("api_keys");
+	a_hash = column(rel, "key_hash");
+	ScanKeyInit(&skey, a_hash, BTEqualStrategyNumber, F_BYTEAEQ,
+				PointerGetDatum(hashval));
+	scan = systable_beginscan(rel, index_on(rel, a_hash), true, snap, 1, &skey);
+	tup = systable_getnext(scan);
+	if (tup == NULL)
 		out->status = KEY_NOT_FOUND;
 	else
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		TupleDesc	desc = RelationGetDescr(rel);
 		bool		isnull;
 		Datum		d;
-		char	   *e;
 		bool		revoked = false;
 		bool		expired = false;
 
 		out->found = true;
-		out->key_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		out->tenant_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		e = SPI_getvalue(tup, desc, 3);
-		strlcpy(out->env, e, sizeof(out->env));
-		d = SPI_getbinval(tup, desc, 4, &isnull);
+		out->key_id = DatumGetInt64(heap_getattr(tup, column(rel, "principal_id"), desc, &isnull));
+		out->tenant_id = DatumGetInt64(heap_getattr(tup, column(rel, "tenant_id"), desc, &isnull));
+		d = heap_getattr(tup, column(rel, "environment"), desc, &isnull);
+		strlcpy(out->env, TextDatumGetCString(d), sizeof(out->env));
+		out->prime.valid_until = DT_NOEND;
+		d = heap_getattr(tup, column(rel, "expires_at"), desc, &isnull);
 		if (!isnull)
 		{
 			out->has_expires = true;
 			out->expires_at = DatumGetTimestampTz(d);
 			expired = out->expires_at <= now;
+			out->prime.valid_until = out->expires_at;
 		}
-		d = SPI_getbinval(tup, desc, 5, &isnull);
+		d = heap_getattr(tup, column(rel, "revoked_at"), desc, &isnull);
 		if (!isnull)
+		{
+			/* may lie ahead: the end of a rotation's grace */
 			revoked = DatumGetTimestampTz(d) <= now;
+			if (DatumGetTimestampTz(d) < out->prime.valid_until)
+				out->prime.valid_until = DatumGetTimestampTz(d);
+		}
+		(void) heap_getattr(tup, column(rel, "owner_id"), desc, &isnull);
+		out->prime.has_owner = !isnull;
 
 		if (revoked)
 			out->status = KEY_REVOKED;
@@ -198,8 +371,17 @@ lookup_key(text *key, KeyLookup *out)
 		else
 			out->status = KEY_VALID;
 	}
-	SPI_finish();
-	rbac_priv_exit(&priv);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (out->status == KEY_VALID)
+	{
+		out->prime.key_id = out->key_id;
+		out->prime.tenant_id = out->tenant_id;
+		strlcpy(out->prime.env, out->env, sizeof(out->prime.env));
+		read_key_roles(out, snap, now);
+	}
+	UnregisterSnapshot(snap);
 }
 
 /*
@@ -255,6 +437,7 @@ rbac_authenticate(PG_FUNCTION_ARGS)
 	KeyLookup	kl;
 	bool		local = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
 	const char *why = NULL;
+	uint64		mark;
 
 	if (PG_ARGISNULL(0))
 	{
@@ -264,12 +447,14 @@ rbac_authenticate(PG_FUNCTION_ARGS)
 				 errmsg("API key authentication failed: no key was given"),
 				 errhidestmt(true)));
 	}
+	mark = rbac_cache_inval_mark();
 	lookup_key(PG_GETARG_TEXT_PP(0), &kl);
 	switch (kl.status)
 	{
 		case KEY_VALID:
 			rbac_usage_note(kl.key_id);
 			rbac_session_push(kl.key_id, true, kl.tenant_id, kl.env, local);
+			rbac_cache_prime_key(&kl.prime, mark);
 			PG_RETURN_INT64(kl.key_id);
 		case KEY_MALFORMED:
 			why = "the key is malformed";

@@ -1,0 +1,6 @@
+\set n random(1, :nkeys)
+BEGIN;
+SELECT api_key AS principal, tenant_id AS t FROM bench.keys WHERE n = :n \gset
+\set id (:t - 1) * :rows_per_tenant + random(1, :rows_per_tenant)
+SELECT id, name, price FROM products_plain WHERE id = :id;
+COMMIT;
