@@ -71,6 +71,24 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                  JOIN rbac.role_permissions rp ON rp.role_id = c.id)
 $$;
 
+-- What the C cache reads for a role: its allows and denies and those of
+-- every role it includes, attributed to the role asked for.
+CREATE OR REPLACE FUNCTION rbac._role_rules(p_roles bigint[])
+RETURNS TABLE (role_id bigint, permission @extschema@.rbac_permission, deny boolean)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH RECURSIVE closure(root, id) AS (
+        SELECT r, r FROM unnest(p_roles) r
+        UNION
+        SELECT c.root, ri.included_id
+        FROM closure c JOIN rbac.role_includes ri ON ri.role_id = c.id
+    )
+    SELECT c.root, rp.permission, false
+    FROM closure c JOIN rbac.role_permissions rp ON rp.role_id = c.id
+    UNION ALL
+    SELECT c.root, rd.permission, true
+    FROM closure c JOIN rbac.role_denies rd ON rd.role_id = c.id
+$$;
+
 -- Live assignments with each role expanded to its closure; role_id stays
 -- the assigned role, so reports name the assignment that grants.
 CREATE OR REPLACE FUNCTION rbac._granted(p_principal bigint, p_env text, p_at timestamptz,

@@ -362,6 +362,17 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     FROM rbac.actions a
 $$;
 
+-- The rules of roles as the C cache reads them: for each role asked for,
+-- the patterns it allows or denies, those of the roles it includes among
+-- them.  In 1.0 a role is just its own grants.
+CREATE FUNCTION rbac._role_rules(p_roles bigint[])
+RETURNS TABLE (role_id bigint, permission @extschema@.rbac_permission, deny boolean)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT rp.role_id, rp.permission, false
+    FROM rbac.role_permissions rp
+    WHERE rp.role_id = ANY (p_roles)
+$$;
+
 -- The principal and every group it belongs to, transitively.
 CREATE FUNCTION rbac._holders(p_principal bigint) RETURNS SETOF bigint
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$

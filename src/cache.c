@@ -59,8 +59,12 @@ typedef struct TenantEntry
 typedef struct RoleEntry
 {
 	int64		role_id;		/* hash key */
+	bool		has_deny;		/* any deny bit set */
+	/* registry_words of allow bits, then registry_words of deny bits */
 	uint64		bits[FLEXIBLE_ARRAY_MEMBER];
 } RoleEntry;
+
+#define ROLE_DENY(r) (&(r)->bits[registry_words])
 
 /* Role bitmaps kept at most; past this the role cache starts afresh. */
 #define RBAC_ROLE_CACHE_MAX 65536
@@ -359,7 +363,10 @@ until_min(TimestampTz *until, TimestampTz t)
 }
 
 /*
- * The bitmap of a role: its patterns expanded against the registry.  Roles
+ * The bitmaps of a role: the allow and deny patterns of the role and of
+ * every role it includes, expanded against the registry.  They come from
+ * rbac._role_rules(), the one place that knows how roles compose, so the
+ * reports written in SQL and this cache never disagree.  Roles
  * are shared by many principals (every key issued with the same role), so
  * their bitmaps survive a change of principal and are dropped only with
  * the registry, on invalidation.
@@ -382,7 +389,7 @@ load_roles(int64 *role_ids, int nroles)
 		MemoryContextReset(RoleContext);
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(int64);
-		ctl.entrysize = offsetof(RoleEntry, bits) + sizeof(uint64) * registry_words;
+		ctl.entrysize = offsetof(RoleEntry, bits) + 2 * sizeof(uint64) * registry_words;
 		ctl.hcxt = RoleContext;
 		role_map = hash_create("qilin_rbac roles", 256, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
@@ -394,7 +401,8 @@ load_roles(int64 *role_ids, int nroles)
 
 		if (!found)
 		{
-			memset(e->bits, 0, sizeof(uint64) * registry_words);
+			e->has_deny = false;
+			memset(e->bits, 0, 2 * sizeof(uint64) * registry_words);
 			missing[nmissing++] = Int64GetDatum(role_ids[i]);
 		}
 	}
@@ -405,8 +413,7 @@ load_roles(int64 *role_ids, int nroles)
 												sizeof(int64), FLOAT8PASSBYVAL,
 												TYPALIGN_DOUBLE));
 	run_plan(keep_plan(&roleperm_plan,
-					   "SELECT role_id, permission FROM rbac.role_permissions "
-					   "WHERE role_id OPERATOR(pg_catalog.=) ANY ($1)",
+					   "SELECT role_id, permission, deny FROM rbac._role_rules($1)",
 					   1, argtypes),
 			 values, NULL);
 	for (r = 0; r < SPI_processed; r++)
@@ -416,16 +423,24 @@ load_roles(int64 *role_ids, int nroles)
 														  SPI_tuptable->tupdesc, 1, &isnull));
 		Datum		perm = SPI_getbinval(SPI_tuptable->vals[r],
 										 SPI_tuptable->tupdesc, 2, &isnull);
+		bool		deny = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r],
+													  SPI_tuptable->tupdesc, 3, &isnull));
 		RoleEntry  *e = hash_search(role_map, &role_id, HASH_FIND, NULL);
+		uint64	   *target;
 		RbacPermParts pattern;
 		int			k;
 
 		if (e == NULL)
 			continue;
+		target = deny ? ROLE_DENY(e) : e->bits;
 		rbac_permission_datum_parts(perm, &pattern);
 		for (k = 0; k < registry_len; k++)
 			if (rbac_parts_cover(&pattern, &registry[k].parts))
-				e->bits[k / 64] |= UINT64CONST(1) << (k % 64);
+			{
+				target[k / 64] |= UINT64CONST(1) << (k % 64);
+				if (deny)
+					e->has_deny = true;
+			}
 	}
 }
 
@@ -548,6 +563,25 @@ resolve(HTAB *map, int64 principal_id, const char *env, TimestampTz at,
 			memset(e->bits, 0, sizeof(uint64) * registry_words);
 		for (w = 0; w < registry_words; w++)
 			e->bits[w] |= r->bits[w];
+	}
+
+	/*
+	 * A deny from any live assignment in a tenant beats every allow there,
+	 * so denies are applied only once all allows are in.
+	 */
+	for (i = 0; i < n; i++)
+	{
+		RoleEntry  *r = hash_search(role_map, &roles[i], HASH_FIND, NULL);
+		TenantEntry *e;
+		int			w;
+
+		if (r == NULL || !r->has_deny)
+			continue;
+		e = hash_search(map, &tenants[i], HASH_FIND, NULL);
+		if (e == NULL)
+			continue;
+		for (w = 0; w < registry_words; w++)
+			e->bits[w] &= ~ROLE_DENY(r)[w];
 	}
 
 	if (is_key && has_owner)
@@ -740,7 +774,7 @@ rbac_cache_prime_key(const RbacKeyPrime *k, uint64 mark)
 		!OidIsValid(cached_sentinel) || k->has_owner || k->in_group ||
 		env == NULL || strcmp(env, k->env) != 0)
 		return;
-	bits = palloc0(sizeof(uint64) * registry_words);
+	bits = palloc0(2 * sizeof(uint64) * registry_words);
 	for (i = 0; i < k->nroles; i++)
 	{
 		RoleEntry  *r = hash_search(role_map, &k->roles[i], HASH_FIND, NULL);
@@ -752,8 +786,14 @@ rbac_cache_prime_key(const RbacKeyPrime *k, uint64 mark)
 			return;
 		}
 		for (w = 0; w < registry_words; w++)
+		{
 			bits[w] |= r->bits[w];
+			bits[registry_words + w] |= ROLE_DENY(r)[w];
+		}
 	}
+	/* denies beat allows, as in resolve() */
+	for (i = 0; i < registry_words; i++)
+		bits[i] &= ~bits[registry_words + i];
 
 	stats.rebuilds++;
 	MemoryContextReset(AuthContext);
