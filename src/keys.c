@@ -7,7 +7,8 @@
  * index on the hash directly (no SPI): one hash, one index probe, no
  * write.  Nothing here
  * puts a key into an error message, and authentication errors hide the
- * statement from the server log (errhidestmt), since the statement text
+ * statement and its context from the server log (errhidestmt,
+ * errhidecontext), since the statement text
  * holds the key.
  */
 #include "postgres.h"
@@ -445,7 +446,7 @@ rbac_authenticate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("API key authentication failed: no key was given"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	}
 	mark = rbac_cache_inval_mark();
 	lookup_key(PG_GETARG_TEXT_PP(0), &kl);
@@ -478,17 +479,17 @@ rbac_authenticate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("API key authentication failed: %s", why),
 				 errdetail("%s", rbac_key_parse_detail(kl.parse)),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	else if (kl.status == KEY_WRONG_ENVIRONMENT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("API key authentication failed: %s", why),
 				 errdetail("The key is for environment \"%s\"; this database is \"%s\".",
 						   kl.env, rbac_environment_guc),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 			 errmsg("API key authentication failed: %s", why),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 	PG_RETURN_NULL();			/* not reached */
 }

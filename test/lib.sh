@@ -51,6 +51,8 @@ qr_start_cluster() {
     su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D '$QR_DIR/data' -l '$QR_DIR/server.log' -w \
         -o \"-p $port -k '$QR_DIR' -c listen_addresses='127.0.0.1' -c fsync=off $*\" start >/dev/null"
     export PGHOST="$QR_DIR" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
+    # for suites that read the main server's log
+    export QILIN_RBAC_SERVER_LOG="$QR_DIR/server.log"
     trap qr_stop_cluster EXIT
 }
 
