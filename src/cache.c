@@ -569,6 +569,7 @@ rbac_callsite(FunctionCallInfo fcinfo, Datum permission)
 						   "No resource has this action registered.")));
 	}
 	memcpy(cs->text, VARDATA_ANY(t), len);
+	cs->text[len] = '\0';		/* messages print it; may follow a longer one */
 	cs->len = len;
 	cs->registry_gen = registry_gen;
 	return cs;

@@ -197,6 +197,15 @@ SET ROLE rbac_regress_app;
 SELECT id, left(regress.run(q), 200) AS result FROM regress.bad ORDER BY id;
 RESET ROLE;
 
+-- a call site that checked a longer permission and then lacks a shorter
+-- one names the shorter one exactly (the remembered text is terminated)
+SELECT rbac_assign_role('p', 'r', 'acme');
+BEGIN;
+SELECT rbac_set_principal('p') > 0 AS acting;
+SELECT regress.err($q$SELECT rbac_require(rbac_tenant_id('acme'), x)
+                      FROM (VALUES ('product.read'::rbac_permission), ('order.read')) v(x)$q$);
+COMMIT;
+
 -- nothing above left an identity behind or took a key's secret into the
 -- catalogue
 SELECT rbac_current_principal() AS principal, rbac_current_tenant() AS tenant;
