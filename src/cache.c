@@ -1034,7 +1034,7 @@ rbac_callsite(FunctionCallInfo fcinfo, Datum permission)
 						   "No resource has this action registered.")));
 	}
 	memcpy(cs->text, VARDATA_ANY(t), len);
-	cs->text[len] = '\0';
+	cs->text[len] = '\0';		/* messages print it; may follow a longer one */
 	cs->len = len;
 	cs->constant = get_fn_expr_arg_stable(fcinfo->flinfo, PG_NARGS() - 1);
 	cs->registry_gen = registry_gen;
