@@ -6,6 +6,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/guc.h"
 
 #include "cache.h"
 #include "keyformat.h"
@@ -26,4 +27,10 @@ _PG_init(void)
 	rbac_usage_init();
 	rbac_session_init();
 	rbac_cache_init();
+
+	/*
+	 * Only once every setting is defined: a placeholder set before the
+	 * library was loaded must still reach the setting it names.
+	 */
+	MarkGUCPrefixReserved("qilin_rbac");
 }

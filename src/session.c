@@ -52,7 +52,6 @@ rbac_session_init(void)
 							   check_environment,
 							   assign_environment,
 							   NULL);
-	MarkGUCPrefixReserved("qilin_rbac");
 
 	RegisterXactCallback(session_xact_callback, NULL);
 	RegisterSubXactCallback(session_subxact_callback, NULL);
