@@ -15,6 +15,10 @@ QILIN_RBAC_PACKAGES=${QILIN_RBAC_PACKAGES:-"postgresql-15 postgresql-server-dev-
 
 qr_log() { printf '== %s\n' "$*" >&2; }
 
+# Run a shell command as the postgres user, from a directory it can enter
+# (the checkout may be under /root).
+qr_as_postgres() { ( cd / && su postgres -s /bin/sh -c "$1" ); }
+
 qr_install_packages() {
     local missing=() p
     for p in $QILIN_RBAC_PACKAGES "$@"; do
@@ -47,8 +51,8 @@ qr_start_cluster() {
         port=$((port + 1))
     done
     qr_log "starting a throwaway cluster in $QR_DIR on port $port"
-    su postgres -s /bin/sh -c "$PGBIN/initdb -D '$QR_DIR/data' -A trust -U postgres --no-sync >'$QR_DIR/initdb.log' 2>&1"
-    su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D '$QR_DIR/data' -l '$QR_DIR/server.log' -w \
+    qr_as_postgres "$PGBIN/initdb -D '$QR_DIR/data' -A trust -U postgres --no-sync >'$QR_DIR/initdb.log' 2>&1"
+    qr_as_postgres "$PGBIN/pg_ctl -D '$QR_DIR/data' -l '$QR_DIR/server.log' -w \
         -o \"-p $port -k '$QR_DIR' -c listen_addresses='127.0.0.1' -c fsync=off $*\" start >/dev/null"
     export PGHOST="$QR_DIR" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
     # for suites that read the main server's log
@@ -58,7 +62,7 @@ qr_start_cluster() {
 
 qr_stop_cluster() {
     if [ -n "${QR_DIR:-}" ] && [ -d "$QR_DIR/data" ]; then
-        su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D '$QR_DIR/data' -m immediate stop >/dev/null 2>&1" || true
+        qr_as_postgres "$PGBIN/pg_ctl -D '$QR_DIR/data' -m immediate stop >/dev/null 2>&1" || true
         if [ -z "${QILIN_RBAC_KEEP:-}" ]; then rm -rf "$QR_DIR"; fi
     fi
 }

@@ -35,7 +35,7 @@ chmod 755 "$work"
 copy="$work/usr"
 cleanup() {
     if [ -d "$work/data" ]; then
-        su postgres -s /bin/sh -c "'$copy/lib/postgresql/15/bin/pg_ctl' -D '$work/data' -m immediate stop >/dev/null 2>&1" || true
+        qr_as_postgres "'$copy/lib/postgresql/15/bin/pg_ctl' -D '$work/data' -m immediate stop >/dev/null 2>&1" || true
     fi
     if [ -z "${QILIN_RBAC_KEEP:-}" ]; then rm -rf "$work"; else echo "kept $work"; fi
 }
@@ -69,7 +69,7 @@ port=$((${QILIN_RBAC_PORT:-55432} + 20))
 while (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null || [ -e "/tmp/.s.PGSQL.$port" ]; do
     port=$((port + 1))
 done
-su postgres -s /bin/sh -c "'$bin/initdb' -D '$work/data' -A trust -U postgres --no-sync >'$work/initdb.log' 2>&1"
+qr_as_postgres "'$bin/initdb' -D '$work/data' -A trust -U postgres --no-sync >'$work/initdb.log' 2>&1"
 # pg_ctl starts this wrapper instead of postgres: the postmaster and every
 # backend it forks run under memcheck, each logging to its own file.
 cat >"$work/postgres-valgrind" <<WRAP
@@ -82,7 +82,7 @@ exec valgrind --quiet --tool=memcheck --trace-children=no --num-callers=30 \\
 WRAP
 chmod 755 "$work/postgres-valgrind"
 qr_log "starting a server under valgrind on port $port"
-su postgres -s /bin/sh -c "'$bin/pg_ctl' -D '$work/data' -l '$work/server.log' -w -t 300 \
+qr_as_postgres "'$bin/pg_ctl' -D '$work/data' -l '$work/server.log' -w -t 300 \
     -p '$work/postgres-valgrind' \
     -o \"-p $port -k '$work' -c listen_addresses='' -c fsync=off -c restart_after_crash=off\" start >/dev/null"
 
