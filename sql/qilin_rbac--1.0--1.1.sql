@@ -525,6 +525,7 @@ BEGIN
         v_tenant := rbac._self_tenant(v_actor, tenant, 'apikey.create');
     END IF;
     PERFORM rbac._required(name, 'key name');
+    PERFORM rbac._free_text(description, 'description');
     PERFORM rbac._environment(environment);
     IF roles IS NULL THEN
         RAISE EXCEPTION 'roles must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -601,6 +602,7 @@ BEGIN
     IF key_id IS NULL THEN
         RAISE EXCEPTION 'key_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM rbac._free_text(reason, 'reason');
     SELECT * INTO k FROM rbac.api_keys WHERE principal_id = key_id FOR UPDATE;
     IF v_actor IS NOT NULL THEN
         PERFORM rbac._self_key(v_actor, key_id, 'apikey.delete');
@@ -710,6 +712,7 @@ DECLARE
     v_perm @extschema@.rbac_permission;
 BEGIN
     PERFORM rbac._required(name, 'role name');
+    PERFORM rbac._free_text(description, 'description');
     IF permissions IS NULL THEN
         RAISE EXCEPTION 'permissions must not be NULL'
             USING ERRCODE = 'null_value_not_allowed',
@@ -1490,3 +1493,24 @@ REVOKE ALL ON FUNCTION @extschema@.rbac_unused_keys(interval),
                        @extschema@.rbac_expiring_keys(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rbac_unused_keys(interval),
                           @extschema@.rbac_expiring_keys(interval) TO rbac_admin;
+
+------------------------------------------------------------------------------
+-- Limits on free text
+------------------------------------------------------------------------------
+
+-- Descriptions and revocation reasons are copied into the audit log: keep
+-- them to a size a human writes.  NULL is allowed.
+CREATE FUNCTION rbac._free_text(p_value text, p_what text, p_maxlen int DEFAULT 1000)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF octet_length(p_value) > p_maxlen THEN
+        RAISE EXCEPTION '% is too long', p_what
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('At most %s bytes are allowed; %s were given.',
+                                  p_maxlen, octet_length(p_value));
+    END IF;
+    RETURN p_value;
+END
+$$;
+REVOKE ALL ON FUNCTION rbac._free_text(text, text, int) FROM PUBLIC;

@@ -216,3 +216,9 @@ SELECT count(*) AS secrets_audited FROM rbac.audit_log WHERE details::text LIKE 
 SELECT (SELECT count(*) FROM rbac.tenants) AS tenants, to_regclass('rbac.tenants') IS NOT NULL AS tenants_table;
 DROP TABLE regress.bad, regress.ctx;
 DROP FUNCTION regress.run(text), regress.yes(boolean);
+
+-- free text that is copied into the audit log has a size limit
+SELECT regress.err($$SELECT * FROM rbac_issue_key('acme', 'long', '{r}', description => repeat('d', 1001))$$);
+SELECT regress.err($$SELECT rbac_create_role('long', '{product.read}', description => repeat('d', 1001))$$);
+SELECT regress.err($$SELECT rbac_revoke_key((SELECT min(principal_id) FROM rbac.api_keys), repeat('r', 1000000))$$);
+SELECT count(*) AS unchanged FROM rbac.api_keys WHERE revoke_reason IS NOT NULL AND length(revoke_reason) > 1000;
