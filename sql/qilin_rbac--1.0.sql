@@ -351,8 +351,10 @@ CREATE FUNCTION rbac._generate_key(environment text,
     RETURNS record AS 'MODULE_PATHNAME', 'rbac_generate_key' LANGUAGE C VOLATILE;
 
 ------------------------------------------------------------------------------
--- Resolution of effective permissions (used by the C cache and by the
--- administrative reports, so both always agree)
+-- Resolution of effective permissions for the administrative reports.
+-- The C cache resolves the same rules itself (src/cache.c) and reads role
+-- rules through rbac._role_rules; test 35_checker_agrees keeps the two in
+-- agreement.
 ------------------------------------------------------------------------------
 
 -- Every registered concrete permission.
@@ -431,29 +433,6 @@ BEGIN
                       FROM rbac._effective(k.owner_id, p_env, p_at, k.tenant_id) o
                       WHERE o.permission OPERATOR(@extschema@.=) g.permission);
 END
-$$;
-
--- The first moment after p_at at which the answer of _effective could
--- change without any table changing: an assignment or key expiring, a
--- rotation's grace ending.
-CREATE FUNCTION rbac._next_change(p_principal bigint, p_at timestamptz)
-RETURNS timestamptz
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH subjects(id) AS (
-        SELECT p_principal
-        UNION
-        SELECT owner_id FROM rbac.api_keys WHERE principal_id = p_principal AND owner_id IS NOT NULL
-    ), holders(id) AS (
-        SELECT rbac._holders(s.id) FROM subjects s
-    )
-    SELECT min(t) FROM (
-        SELECT a.expires_at FROM rbac.assignments a JOIN holders h ON a.principal_id = h.id
-        UNION ALL
-        SELECT k.expires_at FROM rbac.api_keys k WHERE k.principal_id = p_principal
-        UNION ALL
-        SELECT k.revoked_at FROM rbac.api_keys k WHERE k.principal_id = p_principal
-    ) s(t)
-    WHERE t > p_at
 $$;
 
 ------------------------------------------------------------------------------
